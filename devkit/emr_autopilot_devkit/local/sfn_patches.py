@@ -1,0 +1,99 @@
+"""Extensions to moto's Step Functions interpreter (pinned moto 5.2.5).
+
+- the optimized elasticmapreduce integrations (sfn_emr_integration);
+- JSONata, evaluated by jsonata-python (moto ships the hook but no evaluator);
+- the fast clock for Wait states, Retry intervals, task timeouts and execution timeouts;
+- a hook when an execution ends, to emit "Step Functions Execution Status Change".
+"""
+
+from __future__ import annotations
+
+import threading
+import types
+from collections.abc import Callable
+from typing import Any
+
+from emr_autopilot_devkit.local.clock import active_clock
+
+_installed = False
+_on_execution_end: Callable[[Any], None] | None = None
+
+
+def on_execution_end(callback: Callable[[Any], None] | None) -> None:
+    global _on_execution_end
+    _on_execution_end = callback
+
+
+class _ScaledEvent(threading.Event):
+    def wait(self, timeout: float | None = None) -> bool:
+        return super().wait(None if timeout is None else active_clock().real_seconds(timeout))
+
+
+class _ScaledThread(threading.Thread):
+    def join(self, timeout: float | None = None) -> None:
+        super().join(None if timeout is None else active_clock().real_seconds(timeout))
+
+
+def _threading_with(**overrides: Any) -> types.SimpleNamespace:
+    namespace = types.SimpleNamespace(**{name: getattr(threading, name) for name in dir(threading) if not name.startswith("__")})
+    for key, value in overrides.items():
+        setattr(namespace, key, value)
+    return namespace
+
+
+def install_patches() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+
+    import jsonata
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.program import program
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+    from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+    from moto.stepfunctions.parser.backend import execution as moto_execution
+
+    from emr_autopilot_devkit.local.sfn_emr_integration import StateTaskServiceEmr
+
+    original_factory = state_task_factory.state_task_service_for
+
+    def state_task_service_for(service_name: str) -> Any:
+        if service_name == "elasticmapreduce":
+            return StateTaskServiceEmr()
+        return original_factory(service_name)
+
+    state_task_factory.state_task_service_for = state_task_service_for
+
+    moto_jsonata._eval_jsonata = lambda expression: jsonata.Jsonata(expression).evaluate(None)
+
+    retrier_decl.time = types.SimpleNamespace(sleep=lambda seconds: active_clock().sleep(seconds))  # type: ignore[assignment]
+    execute_state.threading = _threading_with(Event=_ScaledEvent)  # type: ignore[assignment]
+    program.threading = _threading_with(Thread=_ScaledThread)  # type: ignore[assignment]
+
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        if wait_seconds > 0:
+            env.program_state_event.wait(active_clock().real_seconds(wait_seconds))
+
+    WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign]
+
+    communication = moto_execution.BaseExecutionWorkerCommunication
+    original_terminated = communication.terminated
+
+    def terminated(self: Any) -> None:
+        original_terminated(self)
+        if _on_execution_end is not None:
+            _on_execution_end(self.execution)
+
+    communication.terminated = terminated  # type: ignore[method-assign]
+
+    original_stop = moto_execution.Execution.stop
+
+    def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+        # moto drops StopExecution's error and cause; AWS reports them for ABORTED executions.
+        self.error, self.cause = error, cause
+        original_stop(self, stop_date, error, cause)
+
+    moto_execution.Execution.stop = stop  # type: ignore[method-assign]

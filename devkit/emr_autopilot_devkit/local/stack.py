@@ -1,0 +1,518 @@
+"""The whole application on one machine: moto on 127.0.0.1, the template's resources deployed
+into it, EventBridge rules routed to the real handlers in-process, EMR simulated."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import logging
+import os
+import queue
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import requests
+from moto.events.models import Rule, events_backends
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+from emr_autopilot import aws, runs
+from emr_autopilot_devkit.local import emr_simulator, sfn_patches
+from emr_autopilot_devkit.local.clock import FastClock, set_active_clock
+from emr_autopilot_devkit.local.emr_simulator import EmrSimulator, Timings
+from emr_autopilot_devkit.local.template import Resolver, load_template, merged_function
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LambdaContext:
+    """The attributes powertools reads from a Lambda context."""
+
+    function_name: str
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@dataclass
+class LocalFunction:
+    logical_id: str
+    name: str
+    path: Path
+    handler_name: str
+    environment: dict[str, str]
+    max_retries: int
+    module: ModuleType | None = None
+
+    def load(self) -> Any:
+        if self.module is None:
+            spec = importlib.util.spec_from_file_location(f"local_fn_{self.logical_id}", self.path)
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            with _environment(self.environment):
+                spec.loader.exec_module(module)
+            self.module = module
+        return getattr(self.module, self.handler_name)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+@dataclass
+class Invocation:
+    function: str
+    event: dict[str, Any]
+    result: Any = None
+    error: str | None = None
+    attempts: int = 1
+    dead_lettered: bool = False
+
+
+@dataclass
+class Notification:
+    topic_arn: str
+    subject: str
+    message: str
+    attributes: dict[str, str]
+
+
+_active_stack: LocalStack | None = None
+_routing_installed = False
+
+
+def _install_routing() -> None:
+    """EventBridge rules in moto only deliver to SQS/Logs/buses; route the template's rules to handlers."""
+    global _routing_installed
+    if _routing_installed:
+        return
+    _routing_installed = True
+    original = Rule.send_to_targets
+
+    def send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+        stack = _active_stack
+        route = stack.routes.get(self.arn) if stack else None
+        if route is None:
+            return original(self, original_event, transform_input)
+        if self.event_pattern.matches_event(original_event):
+            assert stack is not None
+            stack.enqueue(route, dict(original_event))
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+class LocalStack:
+    """Start with `LocalStack.start()`, or use as a context manager."""
+
+    def __init__(
+        self,
+        repo_root: Path = REPO_ROOT,
+        speedup: float = 600.0,
+        port: int | None = None,
+        stack_name: str = "emr-autopilot-local",
+        quiet: bool = True,
+        timings: Timings | None = None,
+    ) -> None:
+        self.repo_root = repo_root
+        self.stack_name = stack_name
+        self.port = port or free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.clock = FastClock(speedup)
+        self.quiet = quiet
+        self.server: ThreadedMotoServer | None = None
+        self.template = load_template(repo_root / "template.yaml")
+        self.functions: dict[str, LocalFunction] = {}
+        self.routes: dict[str, str] = {}  # rule ARN -> function logical id
+        self.invocations: list[Invocation] = []
+        self.notifications: list[Notification] = []
+        self.outputs: dict[str, str] = {}
+        self._events: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self._inbox_url = ""
+        self.log_buffer = io.StringIO()
+        self.simulator = EmrSimulator(self.clock, ACCOUNT_ID, REGION, self.endpoint, self.emit, timings)
+        self._lock = threading.RLock()
+
+    # -- start/stop -------------------------------------------------------------------------
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        global _active_stack
+        os.environ.update(
+            {
+                "MOTO_PORT": str(self.port),  # moto's ASL interpreter calls back on this port
+                "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_DEV": "false",
+                "SAM_CLI_TELEMETRY": "0",
+            }
+        )
+        aws.reset_clients()
+        set_active_clock(self.clock)
+        # The run starter stamps runs and deadlines with the fast clock's "now".
+        runs.now = self.clock.now  # type: ignore[assignment]
+        sfn_patches.install_patches()
+        emr_simulator.install_patches()
+        _install_routing()
+        sfn_patches.on_execution_end(self._execution_ended)
+        emr_simulator.activate(self.simulator)
+        _active_stack = self
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+        requests.post(f"{self.endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10)
+        self.simulator.start()
+        self.deploy()
+        return self
+
+    def stop(self) -> None:
+        global _active_stack
+        self.simulator.stop()
+        if self.server:
+            self.server.stop()
+        if _active_stack is self:
+            _active_stack = None
+            emr_simulator.activate(None)
+            sfn_patches.on_execution_end(None)
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    # -- deploy -----------------------------------------------------------------------------
+    def deploy(self) -> None:
+        template = self.template
+        resolver = Resolver(parameters=self._parameter_defaults(), pseudo={
+            "AWS::AccountId": ACCOUNT_ID, "AWS::Region": REGION, "AWS::Partition": "aws",
+            "AWS::StackName": self.stack_name, "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": "",
+        })
+        for name, expression in template.get("Conditions", {}).items():
+            resolver.conditions[name] = bool(resolver.resolve(expression))
+        resources = template["Resources"]
+        s3, sns, sqs, sched = (self.client(name) for name in ("s3", "sns", "sqs", "scheduler"))
+
+        for logical, resource in resources.items():
+            kind = resource["Type"]
+            name = f"{self.stack_name}-{logical}".lower()[:63]
+            if kind == "AWS::S3::Bucket":
+                s3.create_bucket(Bucket=name)
+                resolver.refs[logical] = name
+                resolver.attributes[(logical, "Arn")] = f"arn:aws:s3:::{name}"
+                notification = resource.get("Properties", {}).get("NotificationConfiguration", {})
+                if notification.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
+                    s3.put_bucket_notification_configuration(
+                        Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}}
+                    )
+            elif kind == "AWS::SNS::Topic":
+                arn = sns.create_topic(Name=f"{self.stack_name}-{logical}")["TopicArn"]
+                resolver.refs[logical] = arn
+                resolver.attributes[(logical, "TopicArn")] = arn
+            elif kind == "AWS::SQS::Queue":
+                url = sqs.create_queue(QueueName=f"{self.stack_name}-{logical}")["QueueUrl"]
+                resolver.refs[logical] = url
+                resolver.attributes[(logical, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{self.stack_name}-{logical}"
+                resolver.attributes[(logical, "QueueName")] = f"{self.stack_name}-{logical}"
+            elif kind == "AWS::Scheduler::ScheduleGroup":
+                group = f"{self.stack_name}-{logical}"
+                sched.create_schedule_group(Name=group)
+                resolver.refs[logical] = group
+                resolver.attributes[(logical, "Arn")] = f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule-group/{group}"
+            elif kind == "AWS::IAM::Role":
+                resolver.refs[logical] = f"{self.stack_name}-{logical}"
+                resolver.attributes[(logical, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{self.stack_name}-{logical}"
+            elif kind == "AWS::Logs::LogGroup":
+                resolver.refs[logical] = f"/local/{self.stack_name}/{logical}"
+                resolver.attributes[(logical, "Arn")] = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/local/{logical}"
+            elif kind == "AWS::Serverless::Function":
+                function_name = f"{self.stack_name}-{logical}"
+                resolver.refs[logical] = function_name
+                resolver.attributes[(logical, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function_name}"
+            elif kind == "AWS::Serverless::StateMachine":
+                sm_name = f"{self.stack_name}-{logical}"
+                arn = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{sm_name}"
+                resolver.refs[logical] = arn
+                resolver.attributes[(logical, "Arn")] = arn
+                resolver.attributes[(logical, "Name")] = sm_name
+            elif kind == "AWS::Serverless::LayerVersion":
+                resolver.refs[logical] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:{logical}:1"
+
+        # The second pass needs every name above.
+        for logical, resource in resources.items():
+            if resource["Type"] == "AWS::Serverless::StateMachine":
+                self._deploy_state_machine(logical, resource, resolver)
+            elif resource["Type"] == "AWS::Serverless::Function":
+                self._deploy_function(logical, resolver)
+
+        self.outputs = {key: str(resolver.resolve(output["Value"])) for key, output in template.get("Outputs", {}).items()}
+        inbox = sqs.create_queue(QueueName=f"{self.stack_name}-notification-inbox")["QueueUrl"]
+        self._inbox_url = inbox
+        inbox_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{self.stack_name}-notification-inbox"
+        for logical, resource in resources.items():
+            if resource["Type"] == "AWS::SNS::Topic":
+                sns.subscribe(TopicArn=resolver.refs[logical], Protocol="sqs", Endpoint=inbox_arn)
+        self.resolver = resolver
+
+    def _parameter_defaults(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, spec in self.template.get("Parameters", {}).items():
+            default = spec.get("Default", "")
+            values[name] = str(default).split(",") if spec.get("Type") == "CommaDelimitedList" else default
+        return values
+
+    def _deploy_state_machine(self, logical: str, resource: dict[str, Any], resolver: Resolver) -> None:
+        props = resource["Properties"]
+        definition = (self.repo_root / props["DefinitionUri"]).read_text(encoding="utf-8")
+        substitutions = resolver.resolve(props.get("DefinitionSubstitutions", {}) or {})
+        for key, value in substitutions.items():
+            definition = definition.replace("${" + key + "}", str(value))
+        leftover = re.findall(r"\$\{[^}]+\}", definition)
+        if leftover:
+            raise ValueError(f"{props['DefinitionUri']}: no DefinitionSubstitutions for {sorted(set(leftover))}")
+        self.client("stepfunctions").create_state_machine(
+            name=resolver.attributes[(logical, "Name")],
+            definition=definition,
+            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{self.stack_name}-{logical}Role",
+            type=props.get("Type", "STANDARD"),
+        )
+
+    def _deploy_function(self, logical: str, resolver: Resolver) -> None:
+        props = merged_function(self.template, logical)
+        module_name, handler_name = props["Handler"].rsplit(".", 1)
+        env = {key: str(resolver.resolve(value)) for key, value in props["Environment"]["Variables"].items()}
+        env.update({"AWS_LAMBDA_FUNCTION_NAME": resolver.refs[logical], "POWERTOOLS_TRACE_DISABLED": "true"})
+        retries = int(props.get("EventInvokeConfig", {}).get("MaximumRetryAttempts", 2))
+        function = LocalFunction(logical, resolver.refs[logical], self.repo_root / props["CodeUri"] / f"{module_name}.py",
+                                 handler_name, env, retries)
+        self.functions[logical] = function
+        events = self.client("events")
+        for event_name, event in (props.get("Events") or {}).items():
+            if event.get("Type") not in ("EventBridgeRule", "CloudWatchEvent"):
+                continue
+            pattern = resolver.resolve(event["Properties"]["Pattern"])
+            rule_arn = events.put_rule(Name=f"{self.stack_name}-{logical}-{event_name}"[:64], EventPattern=json.dumps(pattern))["RuleArn"]
+            self.routes[rule_arn] = logical
+
+    # -- events and invocations -------------------------------------------------------------
+    def emit(self, detail_type: str, resource: str, detail: dict[str, Any], source: str = "aws.emr") -> None:
+        """Put an AWS service event on the default bus, as the service would."""
+        backend = events_backends[ACCOUNT_ID][REGION]
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": detail_type,
+            "source": source,
+            "account": ACCOUNT_ID,
+            "time": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [resource] if source == "aws.states" else [],
+            "detail": detail,
+        }
+        for bus in list(backend.event_buses.values()):
+            for rule in list(bus.rules.values()):
+                rule.send_to_targets(event, transform_input=False)
+
+    def enqueue(self, function_logical_id: str, event: dict[str, Any]) -> None:
+        if isinstance(event.get("time"), (int, float)):  # moto's S3 events carry epoch seconds
+            event["time"] = datetime.fromtimestamp(event["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._events.put((function_logical_id, event))
+
+    def invoke(self, function_logical_id: str, event: Any) -> Any:
+        """Call a handler once, as `sam local invoke` would; raises what the handler raises."""
+        function = self.functions[function_logical_id]
+        handler = function.load()
+        context = LambdaContext(function.name)
+        capture = io.StringIO()
+        with _environment(function.environment), self._lambda_output(capture):
+            try:
+                return handler(event, context)
+            finally:
+                self.log_buffer.write(capture.getvalue())
+
+    @contextlib.contextmanager
+    def _lambda_output(self, capture: io.StringIO) -> Iterator[None]:
+        if not self.quiet:
+            yield
+            return
+        handlers = [h for h in logging.getLogger("emr-autopilot").handlers if isinstance(h, logging.StreamHandler)]
+        streams = [h.setStream(capture) for h in handlers]
+        try:
+            with contextlib.redirect_stdout(capture):
+                yield
+        finally:
+            for handler, stream in zip(handlers, streams, strict=True):
+                if stream is not None:
+                    handler.setStream(stream)
+
+    def _deliver(self, function_logical_id: str, event: dict[str, Any]) -> None:
+        """Asynchronous invocation: retried as EventInvokeConfig says, then sent to the OnFailure queue."""
+        function = self.functions[function_logical_id]
+        record = Invocation(function_logical_id, event)
+        for attempt in range(1, function.max_retries + 2):
+            record.attempts = attempt
+            try:
+                record.result = self.invoke(function_logical_id, event)
+                record.error = None
+                break
+            except Exception as exc:
+                record.error = f"{type(exc).__name__}: {exc}"
+        if record.error is not None:
+            record.dead_lettered = True
+            queue_url = function.environment.get("DEAD_LETTER_QUEUE_URL")
+            if queue_url:
+                self.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(
+                    {"requestContext": {"functionArn": function.name, "condition": "RetriesExhausted"},
+                     "responseContext": {"functionError": record.error}, "requestPayload": event}))
+        self.invocations.append(record)
+
+    def _execution_ended(self, execution: Any) -> None:
+        stop = execution.stop_date or datetime.now(UTC)
+        detail = {
+            "executionArn": execution.exec_arn,
+            "stateMachineArn": execution.state_machine_arn,
+            "name": execution.name,
+            "status": execution.exec_status.value,
+            "startDate": int(execution.start_date.timestamp() * 1000),
+            "stopDate": int(stop.timestamp() * 1000),
+            "input": json.dumps(execution.input_data),
+            "output": json.dumps(execution.output) if execution.output is not None else None,
+            "inputDetails": {"included": True},
+            "outputDetails": {"included": True} if execution.output is not None else None,
+            "error": execution.error,
+            "cause": execution.cause,
+        }
+        self.emit("Step Functions Execution Status Change", execution.exec_arn, detail, source="aws.states")
+
+    # -- schedules --------------------------------------------------------------------------
+    def fire_due_schedules(self) -> int:
+        """Fire one-time at() schedules whose time has come on the fast clock."""
+        sched = self.client("scheduler")
+        fired = 0
+        for group in sched.list_schedule_groups()["ScheduleGroups"]:
+            for summary in sched.list_schedules(GroupName=group["Name"]).get("Schedules", []):
+                schedule = sched.get_schedule(Name=summary["Name"], GroupName=group["Name"])
+                match = re.fullmatch(r"at\((.+)\)", schedule["ScheduleExpression"])
+                if not match:
+                    continue
+                due = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC)
+                if due <= self.clock.now():
+                    self._run_schedule_target(schedule, due)
+                    if schedule.get("ActionAfterCompletion") == "DELETE":
+                        sched.delete_schedule(Name=summary["Name"], GroupName=group["Name"])
+                    fired += 1
+        return fired
+
+    def fire_schedule(self, name: str, group: str | None = None, at: datetime | None = None) -> Any:
+        """Fire a recurring schedule now, e.g. a job's cron, as EventBridge Scheduler would."""
+        schedule = self.client("scheduler").get_schedule(Name=name, GroupName=group or self.outputs["ScheduleGroupName"])
+        return self._run_schedule_target(schedule, at or self.clock.now())
+
+    def _run_schedule_target(self, schedule: dict[str, Any], when: datetime) -> Any:
+        target = schedule["Target"]
+        payload = target.get("Input", "{}").replace("<aws.scheduler.scheduled-time>", when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        arn = target["Arn"]
+        if arn == "arn:aws:scheduler:::aws-sdk:sfn:stopExecution":
+            request = json.loads(payload)
+            sfn = self.client("stepfunctions")
+            status = sfn.describe_execution(executionArn=request["ExecutionArn"])["status"]
+            if status == "RUNNING":
+                sfn.stop_execution(executionArn=request["ExecutionArn"], error=request.get("Error"), cause=request.get("Cause"))
+            return status
+        for logical, function in self.functions.items():
+            if arn.endswith(f":function:{function.name}"):
+                self._deliver(logical, json.loads(payload))
+                return self.invocations[-1]
+        raise ValueError(f"local runtime cannot run schedule target {arn}")
+
+    # -- waiting ----------------------------------------------------------------------------
+    def running_executions(self) -> list[str]:
+        sfn = self.client("stepfunctions")
+        arns = []
+        for machine in sfn.list_state_machines()["stateMachines"]:
+            for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")["executions"]:
+                arns.append(execution["executionArn"])
+        return arns
+
+    def settle(self, timeout: float = 120.0) -> None:
+        """Deliver events and advance time until nothing is running or waiting to be delivered."""
+        deadline = time.monotonic() + timeout
+        quiet_rounds = 0
+        while time.monotonic() < deadline:
+            delivered = self._drain_events()
+            fired = self.fire_due_schedules()
+            busy = delivered or fired or self.simulator.busy() or self.running_executions() or not self._events.empty()
+            quiet_rounds = 0 if busy else quiet_rounds + 1
+            if quiet_rounds >= 3:
+                self.collect_notifications()
+                return
+            time.sleep(0.01)
+        raise TimeoutError(f"local stack still busy after {timeout}s: executions={self.running_executions()}")
+
+    def _drain_events(self) -> int:
+        count = 0
+        while True:
+            try:
+                logical, event = self._events.get_nowait()
+            except queue.Empty:
+                return count
+            self._deliver(logical, event)
+            count += 1
+
+    def collect_notifications(self) -> list[Notification]:
+        sqs = self.client("sqs")
+        while True:
+            messages = sqs.receive_message(QueueUrl=self._inbox_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return self.notifications
+            for message in messages:
+                body = json.loads(message["Body"])
+                self.notifications.append(
+                    Notification(
+                        topic_arn=body.get("TopicArn", ""),
+                        subject=body.get("Subject", ""),
+                        message=body.get("Message", ""),
+                        attributes={key: value.get("Value", "") for key, value in body.get("MessageAttributes", {}).items()},
+                    )
+                )
+                sqs.delete_message(QueueUrl=self._inbox_url, ReceiptHandle=message["ReceiptHandle"])

@@ -1,0 +1,28 @@
+"""boto3 clients, created on first use and cached per process."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Adaptive mode adds client-side rate limiting on top of retries: EMR's Describe/List APIs throttle early.
+RETRY_CONFIG = Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeout=5, read_timeout=30)
+
+
+@cache
+def _client(service: str, region: str | None, endpoint: str | None) -> Any:
+    return boto3.client(service, region_name=region, endpoint_url=endpoint, config=RETRY_CONFIG)
+
+
+def client(service: str) -> Any:
+    """A cached client; AWS_ENDPOINT_URL (the local runtime) is part of the cache key."""
+    return _client(service, os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+                   os.environ.get("AWS_ENDPOINT_URL"))
+
+
+def reset_clients() -> None:
+    _client.cache_clear()

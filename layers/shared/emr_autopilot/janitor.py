@@ -1,0 +1,139 @@
+"""After a pipeline execution ends: remove its deadline and make sure no cluster it created still runs.
+
+No Catch runs when an execution is aborted or times out, so this is the only thing that
+cleans up then. It also sweeps after FAILED, in case the run's own cleanup could not finish.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from emr_autopilot import aws, notifications
+from emr_autopilot.runs import TAG_EXECUTION_ARN, TAG_JOB
+from emr_autopilot.starter import DEADLINE_ERROR, deadline_schedule_name
+
+ACTIVE_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
+
+
+class ExecutionStatusDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    executionArn: str = Field(pattern=r"^arn:aws[a-z-]*:states:")
+    stateMachineArn: str
+    name: str
+    status: Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
+    startDate: int | None = None
+    stopDate: int | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class ExecutionStatusChange(BaseModel):
+    """EventBridge "Step Functions Execution Status Change"."""
+
+    id: str
+    detail_type: Literal["Step Functions Execution Status Change"] = Field(alias="detail-type")
+    source: Literal["aws.states"]
+    region: str
+    time: datetime
+    detail: ExecutionStatusDetail
+
+
+@dataclass
+class JanitorReport:
+    execution_arn: str
+    status: str
+    terminated: list[str] = field(default_factory=list)
+    protected: list[str] = field(default_factory=list)
+    notified: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def clusters_of_execution(execution_arn: str, run_name: str) -> list[dict[str, Any]]:
+    """Active clusters tagged with this execution. The cluster name is the run id, so only
+    same-named clusters are described: a handful of calls, however many clusters are active."""
+    emr = aws.client("emr")
+    found = []
+    for page in emr.get_paginator("list_clusters").paginate(ClusterStates=ACTIVE_STATES):
+        for summary in page["Clusters"]:
+            if summary.get("Name") != run_name:
+                continue
+            cluster = emr.describe_cluster(ClusterId=summary["Id"])["Cluster"]
+            tags = {tag["Key"]: tag["Value"] for tag in cluster.get("Tags", [])}
+            if tags.get(TAG_EXECUTION_ARN) == execution_arn:
+                found.append(cluster)
+    return found
+
+
+def handle_execution_end(change: ExecutionStatusChange, topic_arn: str, schedule_group: str) -> JanitorReport:
+    detail = change.detail
+    report = JanitorReport(execution_arn=detail.executionArn, status=detail.status)
+    _delete_deadline(detail.executionArn, schedule_group)
+    if detail.status in ("SUCCEEDED", "RUNNING"):
+        return report
+
+    emr = aws.client("emr")
+    job = "-"
+    for cluster in clusters_of_execution(detail.executionArn, detail.name):
+        tags = {tag["Key"]: tag["Value"] for tag in cluster.get("Tags", [])}
+        job = tags.get(TAG_JOB, job)
+        if cluster.get("TerminationProtected"):
+            # Never remove protection: someone set it on purpose.
+            report.protected.append(cluster["Id"])
+            continue
+        emr.terminate_job_flows(JobFlowIds=[cluster["Id"]])
+        report.terminated.append(cluster["Id"])
+
+    # FAILED runs already sent their own failure notice; say more only if a cluster had been left behind.
+    if detail.status in ("ABORTED", "TIMED_OUT") or report.terminated or report.protected:
+        _notify(change, report, topic_arn, job)
+        report.notified = True
+    return report
+
+
+def _delete_deadline(execution_arn: str, group: str) -> None:
+    scheduler = aws.client("scheduler")
+    try:
+        scheduler.delete_schedule(Name=deadline_schedule_name(execution_arn), GroupName=group)
+    except scheduler.exceptions.ResourceNotFoundException:
+        pass  # already fired (and deleted itself) or the run was started without one
+
+
+def _notify(change: ExecutionStatusChange, report: JanitorReport, topic_arn: str, job: str) -> None:
+    detail = change.detail
+    if detail.error == DEADLINE_ERROR:
+        what = "TIMED OUT (job run_timeout)"
+    else:
+        what = {"ABORTED": "ABORTED", "TIMED_OUT": "TIMED OUT", "FAILED": "FAILED"}.get(detail.status, detail.status)
+    lines = [f"Run {detail.name} {what}."]
+    if detail.error or detail.cause:
+        lines.append(f"Error: {detail.error or '-'}")
+        lines.append(f"Cause: {detail.cause or '-'}")
+    if report.terminated:
+        lines.append("Terminated cluster(s) it left running: " + ", ".join(report.terminated))
+        lines += [f"  {notifications.console_cluster_url(change.region, cid)}" for cid in report.terminated]
+    if report.protected:
+        lines.append(
+            "NOT terminated, termination protection is on (remove it deliberately if the cluster should go): "
+            + ", ".join(report.protected)
+        )
+    if not report.terminated and not report.protected:
+        lines.append("No cluster of this run was still running.")
+    lines.append(f"Execution: {notifications.console_execution_url(change.region, detail.executionArn)}")
+    severity: notifications.Severity = "CRITICAL" if report.protected else "ERROR"
+    notifications.publish(
+        topic_arn,
+        f"[emr-autopilot] {what} {detail.name}",
+        "\n".join(lines),
+        severity=severity,
+        event_type="RUN_" + detail.status,
+        job=job,
+        cluster_id=(report.terminated + report.protected + ["-"])[0],
+        state=detail.status,
+    )

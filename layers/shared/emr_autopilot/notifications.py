@@ -1,0 +1,50 @@
+"""SNS notifications: short subjects, readable bodies, attributes for subscription filter policies."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from emr_autopilot import aws
+
+Severity = Literal["INFO", "WARNING", "ERROR", "CRITICAL"]
+SUBJECT_MAX = 100  # SNS rejects longer subjects
+
+
+def subject_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= SUBJECT_MAX else flat[: SUBJECT_MAX - 1] + "…"
+
+
+def publish(
+    topic_arn: str,
+    subject: str,
+    body: str,
+    *,
+    severity: Severity,
+    event_type: str,
+    job: str | None = None,
+    cluster_id: str | None = None,
+    state: str | None = None,
+) -> str:
+    attributes = {
+        "severity": severity,
+        "event_type": event_type,
+        "job": job or "-",
+        "cluster_id": cluster_id or "-",
+        "state": state or "-",
+    }
+    response = aws.client("sns").publish(
+        TopicArn=topic_arn,
+        Subject=subject_line(subject),
+        Message=body,
+        MessageAttributes={key: {"DataType": "String", "StringValue": value} for key, value in attributes.items()},
+    )
+    return str(response["MessageId"])
+
+
+def console_cluster_url(region: str, cluster_id: str) -> str:
+    return f"https://{region}.console.aws.amazon.com/emr/home?region={region}#/clusterDetails/{cluster_id}"
+
+
+def console_execution_url(region: str, execution_arn: str) -> str:
+    return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"

@@ -1,0 +1,284 @@
+"""Starting pipeline runs: from an S3 object, a schedule tick or a person, exactly once per trigger."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import unquote_plus
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from emr_autopilot import aws
+from emr_autopilot.errors import InvalidEvent, UnknownJob
+from emr_autopilot.jobs import JobCatalog, JobDefinition
+from emr_autopilot.runs import StackContext, Trigger, build_run_input, execution_arn, execution_name, matching_jobs, now
+
+DEADLINE_ERROR = "RunTimedOut"
+
+
+class S3Object(BaseModel):
+    """One created object, whichever event shape announced it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str = Field(min_length=3)
+    key: str = Field(min_length=1)
+    version_id: str | None = None
+    etag: str | None = None
+    time: datetime
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def identity(self) -> str:
+        return f"{self.bucket}/{self.key}#{self.version_id or self.etag or ''}"
+
+
+class _EventBridgeObject(BaseModel):
+    key: str
+    etag: str | None = Field(default=None, alias="etag")
+    e_tag: str | None = Field(default=None, alias="eTag")
+    version_id: str | None = Field(default=None, alias="version-id")
+
+
+class _EventBridgeDetail(BaseModel):
+    bucket: dict[str, Any]
+    object: _EventBridgeObject
+
+
+class S3ObjectCreatedEvent(BaseModel):
+    """EventBridge "Object Created" from S3; the key arrives as written, not URL-encoded."""
+
+    id: str
+    detail_type: Literal["Object Created"] = Field(alias="detail-type")
+    source: Literal["aws.s3"]
+    time: datetime
+    detail: _EventBridgeDetail
+
+    def objects(self) -> list[S3Object]:
+        obj = self.detail.object
+        return [
+            S3Object(
+                bucket=str(self.detail.bucket.get("name", "")),
+                key=obj.key,
+                version_id=obj.version_id,
+                etag=obj.e_tag or obj.etag,
+                time=self.time,
+            )
+        ]
+
+
+class _RecordS3(BaseModel):
+    bucket: dict[str, Any]
+    object: dict[str, Any]
+
+
+class _Record(BaseModel):
+    eventTime: datetime
+    eventName: str
+    s3: _RecordS3
+
+
+class S3NotificationEvent(BaseModel):
+    """The classic S3 notification shape (Records); its keys are URL-encoded with '+' for spaces."""
+
+    Records: list[_Record] = Field(min_length=1)
+
+    def objects(self) -> list[S3Object]:
+        return [
+            S3Object(
+                bucket=str(record.s3.bucket.get("name", "")),
+                key=unquote_plus(str(record.s3.object.get("key", ""))),
+                version_id=record.s3.object.get("versionId"),
+                etag=record.s3.object.get("eTag"),
+                time=record.eventTime,
+            )
+            for record in self.Records
+            if record.eventName.startswith("ObjectCreated:")
+        ]
+
+
+class ScheduledRunEvent(BaseModel):
+    """What a job's EventBridge Scheduler schedule sends: its Input, with the scheduled time filled in."""
+
+    job: str
+    scheduled_time: datetime
+
+
+class ManualRunRequest(BaseModel):
+    job: str
+    input_uri: str | None = Field(default=None, pattern=r"^s3://[^/]+/.+$")
+
+
+def parse_object_event(event: dict[str, Any]) -> tuple[str, list[S3Object]]:
+    """Return (event id, objects) or raise InvalidEvent."""
+    try:
+        if "Records" in event:
+            objects = S3NotificationEvent.model_validate(event).objects()
+            return str(event["Records"][0].get("responseElements", {}).get("x-amz-request-id", "records")), objects
+        parsed = S3ObjectCreatedEvent.model_validate(event)
+        return parsed.id, parsed.objects()
+    except ValidationError as exc:
+        raise InvalidEvent(f"not an S3 object-created event: {exc.error_count()} problem(s): {exc.errors()[:3]}") from exc
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    job: str
+    execution_name: str
+    execution_arn: str
+    status: Literal["started", "duplicate"]
+    input_uri: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def start_run(
+    job: JobDefinition,
+    trigger: Trigger,
+    stack: StackContext,
+    *,
+    name: str | None = None,
+    deadline: DeadlineScheduler | None = None,
+) -> StartOutcome:
+    """Start one execution; a repeat of the same trigger is reported as a duplicate and starts nothing."""
+    name = name or execution_name(job, trigger)
+    arn = execution_arn(stack.state_machine_arn, name)
+    run_input = build_run_input(job, trigger, stack, name)
+    sfn = aws.client("stepfunctions")
+    try:
+        # Same name and same input while open: Step Functions returns the existing execution.
+        response = sfn.start_execution(
+            stateMachineArn=stack.state_machine_arn, name=name, input=json.dumps(run_input, sort_keys=True)
+        )
+    except sfn.exceptions.ExecutionAlreadyExists:
+        return StartOutcome(job.name, name, arn, "duplicate", trigger.input_uri)
+    started_at = response.get("startDate")
+    if deadline is not None:
+        deadline.schedule(arn, job, started_at if isinstance(started_at, datetime) else now())
+    return StartOutcome(job.name, name, response["executionArn"], "started", trigger.input_uri)
+
+
+def start_runs_for_objects(
+    catalog: JobCatalog, objects: list[S3Object], stack: StackContext, deadline: DeadlineScheduler | None
+) -> tuple[list[StartOutcome], list[S3Object]]:
+    """Runs for every (object, matching job); also returns the objects no job wanted."""
+    outcomes: list[StartOutcome] = []
+    unmatched: list[S3Object] = []
+    for obj in objects:
+        jobs = matching_jobs(catalog, obj.bucket, obj.key, stack.landing_bucket)
+        if not jobs:
+            unmatched.append(obj)
+        for job in jobs:
+            trigger = Trigger(kind="s3", time=obj.time, input_uri=obj.uri, identity=obj.identity)
+            outcomes.append(start_run(job, trigger, stack, deadline=deadline))
+    return outcomes, unmatched
+
+
+def start_scheduled_run(
+    catalog: JobCatalog, event: ScheduledRunEvent, stack: StackContext, deadline: DeadlineScheduler | None
+) -> StartOutcome:
+    job = _job(catalog, event.job)
+    trigger = Trigger(kind="schedule", time=event.scheduled_time, identity=event.scheduled_time.isoformat())
+    return start_run(job, trigger, stack, deadline=deadline)
+
+
+def start_manual_run(
+    catalog: JobCatalog, request: ManualRunRequest, stack: StackContext, deadline: DeadlineScheduler | None,
+    name: str | None = None,
+) -> StartOutcome:
+    job = _job(catalog, request.job)
+    trigger = Trigger(kind="manual", time=now(), input_uri=request.input_uri)
+    return start_run(job, trigger, stack, name=name, deadline=deadline)
+
+
+def _job(catalog: JobCatalog, name: str) -> JobDefinition:
+    try:
+        return catalog.get(name)
+    except KeyError:
+        raise UnknownJob(f"job {name!r} is not in the deployed catalog: {[job.name for job in catalog.jobs]}") from None
+
+
+def deadline_schedule_name(execution_arn_value: str) -> str:
+    # Schedule names are at most 64 characters; execution names can be 80.
+    return "deadline-" + hashlib.sha256(execution_arn_value.encode()).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class DeadlineScheduler:
+    """Stops an execution when its job's run_timeout passes.
+
+    A Standard workflow's TimeoutSeconds is fixed in the ASL, so each run gets a one-time
+    EventBridge Scheduler schedule that calls StopExecution; the execution janitor then
+    terminates the run's cluster exactly as for any other aborted run.
+    """
+
+    group_name: str
+    role_arn: str
+
+    def schedule(self, execution_arn_value: str, job: JobDefinition, started_at: datetime) -> None:
+        at = started_at + timedelta(seconds=job.run_timeout.total_seconds())
+        aws.client("scheduler").create_schedule(
+            Name=deadline_schedule_name(execution_arn_value),
+            GroupName=self.group_name,
+            ScheduleExpression=f"at({at:%Y-%m-%dT%H:%M:%S})",
+            ScheduleExpressionTimezone="UTC",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            ActionAfterCompletion="DELETE",
+            Target={
+                "Arn": "arn:aws:scheduler:::aws-sdk:sfn:stopExecution",
+                "RoleArn": self.role_arn,
+                "Input": json.dumps(
+                    {
+                        "ExecutionArn": execution_arn_value,
+                        "Error": DEADLINE_ERROR,
+                        "Cause": f"job {job.name} exceeded its run_timeout of {int(job.run_timeout.total_seconds())}s",
+                    }
+                ),
+                "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600},
+            },
+        )
+
+
+@dataclass
+class TriggerResult:
+    """What one trigger event led to; the handler logs it and turns it into metrics."""
+
+    event_id: str
+    kind: Literal["s3", "schedule"]
+    outcomes: list[StartOutcome] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "kind": self.kind,
+            "runs": [outcome.as_dict() for outcome in self.outcomes],
+            "unmatched": self.unmatched,
+        }
+
+
+def handle_trigger_event(
+    event: Any, catalog_loader: Callable[[], JobCatalog], stack: StackContext, deadline: DeadlineScheduler | None
+) -> TriggerResult:
+    """Entry point of the run starter: an S3 object event (either shape) or a schedule tick."""
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"expected a JSON object, got {type(event).__name__}")
+    if "scheduled_time" in event or ("job" in event and "detail" not in event):
+        try:
+            tick = ScheduledRunEvent.model_validate(event)
+        except ValidationError as exc:
+            raise InvalidEvent(f"not a schedule event: {exc.errors()[:3]}") from exc
+        outcome = start_scheduled_run(catalog_loader(), tick, stack, deadline)
+        return TriggerResult(event_id=f"schedule:{tick.job}:{tick.scheduled_time.isoformat()}", kind="schedule",
+                             outcomes=[outcome])
+    event_id, objects = parse_object_event(event)
+    outcomes, unmatched = start_runs_for_objects(catalog_loader(), objects, stack, deadline)
+    return TriggerResult(event_id=event_id, kind="s3", outcomes=outcomes, unmatched=[obj.uri for obj in unmatched])
