@@ -46,8 +46,12 @@ def deploy_jobs(jobs_dir: Path, outputs: StackOutputs, s3: Any, scheduler: Any) 
         key = f"jobs/{path}"
         s3.upload_file(str(jobs_dir / path), bucket, key)
         report.uploaded.append(f"s3://{bucket}/{key}")
-    s3.put_object(Bucket=bucket, Key=CATALOG_KEY, Body=catalog.model_dump_json(by_alias=True).encode(),
-                  ContentType="application/json")
+    s3.put_object(
+        Bucket=bucket,
+        Key=CATALOG_KEY,
+        Body=catalog.model_dump_json(by_alias=True).encode(),
+        ContentType="application/json",
+    )
     report.uploaded.append(f"s3://{bucket}/{CATALOG_KEY}")
     _sync_schedules(catalog, outputs, scheduler, report)
     return report

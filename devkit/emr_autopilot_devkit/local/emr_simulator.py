@@ -85,7 +85,7 @@ class StepRun:
 
 @dataclass
 class _ClusterSim:
-    cluster: Cluster
+    cluster: Any
     created: float  # virtual timestamp
     idle_timeout: float | None
     fleets: bool
@@ -115,7 +115,7 @@ class EmrSimulator:
         self._clusters: dict[str, _ClusterSim] = {}
         self._running: dict[str, threading.Thread] = {}
         self._results: dict[str, StepRun] = {}
-        self._pending_logs: list[tuple[float, Cluster, Step, StepRun]] = []
+        self._pending_logs: list[tuple[float, Any, Any, StepRun]] = []
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -164,7 +164,7 @@ class EmrSimulator:
             time.sleep(0.005)
 
     # -- hooks called from the patched moto backend ------------------------------------------
-    def on_cluster_created(self, cluster: Cluster, request: dict[str, Any]) -> None:
+    def on_cluster_created(self, cluster: Any, request: dict[str, Any]) -> None:
         now = self.clock.timestamp()
         for match in self.faults.create_failure:
             if cluster.name.startswith(match):
@@ -183,9 +183,14 @@ class EmrSimulator:
                 fleets=bool(request.get("Instances", {}).get("InstanceFleets")),
                 next_at=now + self.timings.starting,
             )
-        self._cluster_event(cluster, "STARTING", "INFO", f"Amazon EMR cluster {cluster.id} ({cluster.name}) was requested and is being created.")
+        self._cluster_event(
+            cluster,
+            "STARTING",
+            "INFO",
+            f"Amazon EMR cluster {cluster.id} ({cluster.name}) was requested and is being created.",
+        )
 
-    def on_steps_added(self, cluster: Cluster, steps: list[Step]) -> None:
+    def on_steps_added(self, cluster: Any, steps: list[Step]) -> None:
         with self._lock:
             for step in steps:
                 step.state = "PENDING"
@@ -195,11 +200,17 @@ class EmrSimulator:
             sim = self._clusters.get(cluster.id)
             if sim and cluster.ready_datetime is None:
                 # moto's add_steps marked the cluster RUNNING; it is still starting.
-                cluster.state = "STARTING" if self.clock.timestamp() < sim.next_at - self.timings.bootstrapping else "BOOTSTRAPPING"
+                cluster.state = (
+                    "STARTING" if self.clock.timestamp() < sim.next_at - self.timings.bootstrapping else "BOOTSTRAPPING"
+                )
         for step in steps:
-            self._step_event(cluster, step, "PENDING", "INFO", f"Step {step.id} ({step.name}) was added to cluster {cluster.id}.")
+            self._step_event(
+                cluster, step, "PENDING", "INFO", f"Step {step.id} ({step.name}) was added to cluster {cluster.id}."
+            )
 
-    def on_terminate(self, cluster: Cluster, code: str = "USER_REQUEST", message: str = "Terminated by user request") -> None:
+    def on_terminate(
+        self, cluster: Any, code: str = "USER_REQUEST", message: str = "Terminated by user request"
+    ) -> None:
         with self._lock:
             if cluster.state in ("TERMINATING", "TERMINATED", "TERMINATED_WITH_ERRORS"):
                 return
@@ -213,7 +224,7 @@ class EmrSimulator:
             cluster.last_state_change_reason = message
             cluster.state_change_reason_code = code
 
-    def on_cancel(self, cluster: Cluster, step_ids: list[str]) -> list[dict[str, str]]:
+    def on_cancel(self, cluster: Any, step_ids: list[str]) -> list[dict[str, str]]:
         infos = []
         with self._lock:
             for step in cluster.steps:
@@ -241,7 +252,9 @@ class EmrSimulator:
             if self._matches(cluster, self.faults.spot_capacity_timeout):
                 code = "INSTANCE_FLEET_TIMEOUT" if sim.fleets else "INSTANCE_FAILURE"
                 self._emit_capacity_timeout(cluster, sim.fleets)
-                self._fail_cluster(sim, code, "The requested Spot capacity was not available before the provisioning timeout.")
+                self._fail_cluster(
+                    sim, code, "The requested Spot capacity was not available before the provisioning timeout."
+                )
                 return
             cluster.state = "BOOTSTRAPPING"
             sim.next_at = now + self.timings.bootstrapping
@@ -255,8 +268,15 @@ class EmrSimulator:
                 return
             cluster.ready_datetime = self.clock.now()
             cluster.state = "WAITING"
-            self._cluster_event(cluster, "RUNNING", "INFO", f"Amazon EMR cluster {cluster.id} ({cluster.name}) has started running.")
-            self._cluster_event(cluster, "WAITING", "INFO", f"Amazon EMR cluster {cluster.id} ({cluster.name}) is ready and waiting for steps.")
+            self._cluster_event(
+                cluster, "RUNNING", "INFO", f"Amazon EMR cluster {cluster.id} ({cluster.name}) has started running."
+            )
+            self._cluster_event(
+                cluster,
+                "WAITING",
+                "INFO",
+                f"Amazon EMR cluster {cluster.id} ({cluster.name}) is ready and waiting for steps.",
+            )
             sim.idle_since = now
         elif state in ("WAITING", "RUNNING"):
             self._run_steps(sim, now)
@@ -275,23 +295,36 @@ class EmrSimulator:
             step.state = "RUNNING"
             step.start_date_time = self.clock.now()
             cluster.state = "RUNNING"
-            self._step_event(cluster, step, "RUNNING", "INFO", f"Step {step.id} ({step.name}) started running on cluster {cluster.id}.")
+            self._step_event(
+                cluster,
+                step,
+                "RUNNING",
+                "INFO",
+                f"Step {step.id} ({step.name}) started running on cluster {cluster.id}.",
+            )
             worker = threading.Thread(target=self._execute, args=(cluster, step), name=f"step-{step.id}", daemon=True)
             self._running[step.id] = worker
             worker.start()
         if cluster.state == "RUNNING" and not any(s.state in ("RUNNING", "PENDING") for s in cluster.steps):
             cluster.state = "WAITING"
             sim.idle_since = now
-            self._cluster_event(cluster, "WAITING", "INFO", f"Amazon EMR cluster {cluster.id} ({cluster.name}) has completed its steps and is waiting.")
+            self._cluster_event(
+                cluster,
+                "WAITING",
+                "INFO",
+                f"Amazon EMR cluster {cluster.id} ({cluster.name}) has completed its steps and is waiting.",
+            )
         if (
             cluster.state == "WAITING"
             and sim.idle_timeout
             and sim.idle_since is not None
             and now - sim.idle_since >= sim.idle_timeout
         ):
-            self.on_terminate(cluster, "ALL_STEPS_COMPLETED", "Cluster was terminated after its auto-termination idle timeout.")
+            self.on_terminate(
+                cluster, "ALL_STEPS_COMPLETED", "Cluster was terminated after its auto-termination idle timeout."
+            )
 
-    def _complete(self, sim: _ClusterSim, step: Step, run: StepRun) -> None:
+    def _complete(self, sim: _ClusterSim, step: Any, run: StepRun) -> None:
         cluster = sim.cluster
         self._running.pop(step.id, None)
         self._finish_step(cluster, step, run.state, run.failure)
@@ -309,15 +342,26 @@ class EmrSimulator:
                     if other.state == "PENDING":
                         self._finish_step(cluster, other, "CANCELLED", None)
 
-    def _finish_step(self, cluster: Cluster, step: Step, state: str, failure: dict[str, str] | None) -> None:
+    def _finish_step(self, cluster: Any, step: Any, state: str, failure: dict[str, str] | None) -> None:
         step.state = state
         step.end_date_time = self.clock.now()
         step.failure_details = failure
         if failure:
             step.last_state_change_reason = failure.get("Message")
         severity = "ERROR" if state == "FAILED" else ("WARN" if state in ("CANCELLED", "INTERRUPTED") else "INFO")
-        words = {"COMPLETED": "completed", "FAILED": "failed", "CANCELLED": "was cancelled", "INTERRUPTED": "was interrupted"}
-        self._step_event(cluster, step, state, severity, f"Step {step.id} ({step.name}) {words.get(state, state)} on cluster {cluster.id}.")
+        words = {
+            "COMPLETED": "completed",
+            "FAILED": "failed",
+            "CANCELLED": "was cancelled",
+            "INTERRUPTED": "was interrupted",
+        }
+        self._step_event(
+            cluster,
+            step,
+            state,
+            severity,
+            f"Step {step.id} ({step.name}) {words.get(state, state)} on cluster {cluster.id}.",
+        )
 
     def _fail_cluster(self, sim: _ClusterSim, code: str, message: str) -> None:
         cluster = sim.cluster
@@ -346,20 +390,27 @@ class EmrSimulator:
             cluster,
             cluster.state,
             "ERROR" if error else "INFO",
-            f"Amazon EMR Cluster {cluster.id} ({cluster.name}) has terminated with {'errors' if error else 'no errors'}. Reason: {code}.",
+            f"Amazon EMR Cluster {cluster.id} ({cluster.name}) has terminated with "
+            f"{'errors' if error else 'no errors'}. Reason: {code}.",
             reason={"code": code, "message": message},
         )
 
-    def _matches(self, cluster: Cluster, prefixes: list[str]) -> bool:
+    def _matches(self, cluster: Any, prefixes: list[str]) -> bool:
         return any(cluster.name.startswith(prefix) for prefix in prefixes)
 
     # -- steps ---------------------------------------------------------------------------------
-    def _execute(self, cluster: Cluster, step: Step) -> None:
+    def _execute(self, cluster: Any, step: Any) -> None:
         try:
             run = self._run_step(cluster, step)
         except Exception as exc:
-            run = StepRun("FAILED", "", f"{type(exc).__name__}: {exc}\n", "", simulated=False,
-                          failure={"Reason": "Unknown Error.", "Message": str(exc)})
+            run = StepRun(
+                "FAILED",
+                "",
+                f"{type(exc).__name__}: {exc}\n",
+                "",
+                simulated=False,
+                failure={"Reason": "Unknown Error.", "Message": str(exc)},
+            )
         if run.failure is not None:
             run.failure.setdefault("LogFile", self._log_prefix(cluster, step) + "stderr.gz")
         with self._lock:
@@ -368,14 +419,20 @@ class EmrSimulator:
             else:
                 self._running.pop(step.id, None)
 
-    def _run_step(self, cluster: Cluster, step: Step) -> StepRun:
+    def _run_step(self, cluster: Any, step: Any) -> StepRun:
         args = [str(arg) for arg in step.args]
         jar = str(step.jar)
         if step.name in self.faults.failing_steps:
             message = self.faults.failing_steps[step.name]
             self.clock.sleep(self.timings.simulated_step)
-            return StepRun("FAILED", "", f"Injected fault: {message}\n", self._controller(jar, args, 1), simulated=True,
-                           failure={"Reason": message, "Message": message})
+            return StepRun(
+                "FAILED",
+                "",
+                f"Injected fault: {message}\n",
+                self._controller(jar, args, 1),
+                simulated=True,
+                failure={"Reason": message, "Message": message},
+            )
         if jar.endswith("script-runner.jar") and args:
             return self._run_script(args[0], args[1:], jar)
         if jar == "command-runner.jar" and args and args[0] in LOCAL_COMMANDS:
@@ -414,18 +471,32 @@ class EmrSimulator:
             "PYTHONUNBUFFERED": "1",
         }
         try:
-            proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=self.timings.step_timeout_real)
+            proc = subprocess.run(
+                argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=self.timings.step_timeout_real
+            )
         except subprocess.TimeoutExpired as exc:
-            return StepRun("FAILED", str(exc.stdout or ""), str(exc.stderr or "") + "\nkilled: local step timeout\n",
-                           self._controller(jar, args, -9), simulated=False,
-                           failure={"Reason": "Step timed out on the local runtime", "Message": "killed after timeout"})
+            return StepRun(
+                "FAILED",
+                str(exc.stdout or ""),
+                str(exc.stderr or "") + "\nkilled: local step timeout\n",
+                self._controller(jar, args, -9),
+                simulated=False,
+                failure={"Reason": "Step timed out on the local runtime", "Message": "killed after timeout"},
+            )
         controller = self._controller(jar, args, proc.returncode)
         if proc.returncode == 0:
             return StepRun("COMPLETED", proc.stdout, proc.stderr, controller, simulated=False)
         last = next((line for line in reversed(proc.stderr.splitlines()) if line.strip()), "")
         return StepRun(
-            "FAILED", proc.stdout, proc.stderr, controller, simulated=False,
-            failure={"Reason": last[:256] or "Unknown Error.", "Message": f"Command exited with status {proc.returncode}"},
+            "FAILED",
+            proc.stdout,
+            proc.stderr,
+            controller,
+            simulated=False,
+            failure={
+                "Reason": last[:256] or "Unknown Error.",
+                "Message": f"Command exited with status {proc.returncode}",
+            },
         )
 
     def _controller(self, jar: str, args: list[str], code: int) -> str:
@@ -434,10 +505,15 @@ class EmrSimulator:
 
     # -- logs and events -------------------------------------------------------------------
     def _s3(self) -> Any:
-        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
-    def _log_prefix(self, cluster: Cluster, step: Step) -> str:
+    def _log_prefix(self, cluster: Any, step: Any) -> str:
         base = (cluster.log_uri or "").rstrip("/")
         return f"{base}/{cluster.id}/steps/{step.id}/"
 
@@ -455,7 +531,9 @@ class EmrSimulator:
             for name, text in (("stdout", run.stdout), ("stderr", run.stderr), ("controller", run.controller)):
                 s3.put_object(Bucket=bucket, Key=f"{key_prefix}{name}.gz", Body=gzip.compress(text.encode("utf-8")))
 
-    def _cluster_event(self, cluster: Cluster, state: str, severity: str, message: str, reason: dict[str, str] | None = None) -> None:
+    def _cluster_event(
+        self, cluster: Any, state: str, severity: str, message: str, reason: dict[str, str] | None = None
+    ) -> None:
         self.emit(
             "EMR Cluster State Change",
             cluster.arn if hasattr(cluster, "arn") else cluster.id,
@@ -470,7 +548,7 @@ class EmrSimulator:
             },
         )
 
-    def _step_event(self, cluster: Cluster, step: Step, state: str, severity: str, message: str) -> None:
+    def _step_event(self, cluster: Any, step: Any, state: str, severity: str, message: str) -> None:
         self.emit(
             "EMR Step Status Change",
             cluster.id,
@@ -485,7 +563,7 @@ class EmrSimulator:
             },
         )
 
-    def _emit_capacity_timeout(self, cluster: Cluster, fleets: bool) -> None:
+    def _emit_capacity_timeout(self, cluster: Any, fleets: bool) -> None:
         detail: dict[str, Any] = {
             "clusterId": cluster.id,
             "severity": "ERROR",
@@ -493,7 +571,9 @@ class EmrSimulator:
             "message": f"The Spot capacity for the TASK of cluster {cluster.id} could not be provisioned in time.",
         }
         detail["instanceFleetType" if fleets else "instanceGroupType"] = "TASK"
-        self.emit("EMR Instance Fleet Provisioning" if fleets else "EMR Instance Group Provisioning", cluster.id, detail)
+        self.emit(
+            "EMR Instance Fleet Provisioning" if fleets else "EMR Instance Group Provisioning", cluster.id, detail
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -535,7 +615,9 @@ def install_patches() -> None:
         _throttled("add_job_flow_steps")
         cluster = self.clusters[job_flow_id]
         if cluster.state not in ACTIVE:
-            raise ValidationException(f"A job flow that is shutting down, terminated, or finished may not be modified: {job_flow_id}")
+            raise ValidationException(
+                f"A job flow that is shutting down, terminated, or finished may not be modified: {job_flow_id}"
+            )
         added = original_add(self, job_flow_id, steps)
         if _active is not None:
             _active.on_steps_added(cluster, added)
@@ -601,8 +683,11 @@ def install_patches() -> None:
         status: dict[str, Any] = {
             "State": self.state,
             "StateChangeReason": {"Message": getattr(self, "last_state_change_reason", None)},
-            "Timeline": {"CreationDateTime": self.creation_date_time, "StartDateTime": self.start_date_time,
-                         "EndDateTime": self.end_date_time},
+            "Timeline": {
+                "CreationDateTime": self.creation_date_time,
+                "StartDateTime": self.start_date_time,
+                "EndDateTime": self.end_date_time,
+            },
         }
         failure = getattr(self, "failure_details", None)
         if failure:
@@ -617,8 +702,11 @@ def install_patches() -> None:
         return {
             "State": self.state,
             "StateChangeReason": reason,
-            "Timeline": {"CreationDateTime": self.creation_datetime, "EndDateTime": self.end_datetime,
-                         "ReadyDateTime": self.ready_datetime},
+            "Timeline": {
+                "CreationDateTime": self.creation_datetime,
+                "EndDateTime": self.end_datetime,
+                "ReadyDateTime": self.ready_datetime,
+            },
         }
 
     Step.status = property(step_status)  # type: ignore[assignment,method-assign]

@@ -44,7 +44,9 @@ STEP_FAILED = {"FAILED", "CANCELLED", "INTERRUPTED"}
 
 def _input_members(operation: str) -> set[str]:
     model = botocore.session.get_session().get_service_model("emr")
-    return set(model.operation_model(operation).input_shape.members)
+    shape = model.operation_model(operation).input_shape
+    assert shape is not None
+    return set(shape.members)
 
 
 _PARAMETERS: Final[dict[str, set[str]]] = {
@@ -62,7 +64,7 @@ def _plain(value: Any) -> Any:
 
 class StateTaskServiceEmr(StateTaskServiceCallback):
     def __init__(self) -> None:
-        super().__init__(supported_integration_patterns={ResourceCondition.Sync})
+        super().__init__(supported_integration_patterns={ResourceCondition.Sync})  # type: ignore[arg-type]
 
     def _get_supported_parameters(self) -> set[str] | None:
         return _PARAMETERS.get(self.resource.api_action.lower())
@@ -77,7 +79,7 @@ class StateTaskServiceEmr(StateTaskServiceCallback):
                 env=env,
                 error_name=CustomErrorName(error),
                 event_type=HistoryEventType.TaskFailed,
-                event_details=EventDetails(
+                event_details=EventDetails(  # type: ignore[typeddict-item]
                     taskFailedEventDetails=TaskFailedEventDetails(
                         error=error,
                         cause=ex.response["Error"].get("Message", ""),
@@ -94,7 +96,7 @@ class StateTaskServiceEmr(StateTaskServiceCallback):
                 env=env,
                 error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
                 event_type=HistoryEventType.TaskFailed,
-                event_details=EventDetails(
+                event_details=EventDetails(  # type: ignore[typeddict-item]
                     taskFailedEventDetails=TaskFailedEventDetails(
                         resource=self._get_sfn_resource(),
                         resourceType=self._get_sfn_resource_type(),
@@ -106,7 +108,9 @@ class StateTaskServiceEmr(StateTaskServiceCallback):
         )
 
     # -- the plain calls -------------------------------------------------------------------
-    def _eval_service_task(self, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any) -> None:
+    def _eval_service_task(
+        self, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any
+    ) -> None:
         emr = self._client(resource_runtime_part, state_credentials)
         params = normalised_parameters
         action = self.resource.api_action.lower()

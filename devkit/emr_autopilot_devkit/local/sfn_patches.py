@@ -35,7 +35,9 @@ class _ScaledThread(threading.Thread):
 
 
 def _threading_with(**overrides: Any) -> types.SimpleNamespace:
-    namespace = types.SimpleNamespace(**{name: getattr(threading, name) for name in dir(threading) if not name.startswith("__")})
+    namespace = types.SimpleNamespace(
+        **{name: getattr(threading, name) for name in dir(threading) if not name.startswith("__")}
+    )
     for key, value in overrides.items():
         setattr(namespace, key, value)
     return namespace

@@ -24,10 +24,10 @@ from typing import Any
 
 import boto3
 import requests
+from emr_autopilot import aws, runs
 from moto.events.models import Rule, events_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from emr_autopilot import aws, runs
 from emr_autopilot_devkit.local import emr_simulator, sfn_patches
 from emr_autopilot_devkit.local.clock import FastClock, set_active_clock
 from emr_autopilot_devkit.local.emr_simulator import EmrSimulator, Timings
@@ -193,7 +193,7 @@ class LocalStack:
         aws.reset_clients()
         set_active_clock(self.clock)
         # The run starter stamps runs and deadlines with the fast clock's "now".
-        runs.now = self.clock.now  # type: ignore[assignment]
+        runs.now = self.clock.now
         sfn_patches.install_patches()
         emr_simulator.install_patches()
         _install_routing()
@@ -202,7 +202,9 @@ class LocalStack:
         _active_stack = self
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.server.start()
-        requests.post(f"{self.endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10)
+        requests.post(
+            f"{self.endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10
+        )
         self.simulator.start()
         self.deploy()
         return self
@@ -218,16 +220,29 @@ class LocalStack:
             sfn_patches.on_execution_end(None)
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        factory: Any = boto3.client  # boto3-stubs overloads want a literal service name
+        return factory(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
     # -- deploy -----------------------------------------------------------------------------
     def deploy(self) -> None:
         template = self.template
-        resolver = Resolver(parameters=self._parameter_defaults(), pseudo={
-            "AWS::AccountId": ACCOUNT_ID, "AWS::Region": REGION, "AWS::Partition": "aws",
-            "AWS::StackName": self.stack_name, "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": "",
-        })
+        resolver = Resolver(
+            parameters=self._parameter_defaults(),
+            pseudo={
+                "AWS::AccountId": ACCOUNT_ID,
+                "AWS::Region": REGION,
+                "AWS::Partition": "aws",
+                "AWS::StackName": self.stack_name,
+                "AWS::URLSuffix": "amazonaws.com",
+                "AWS::NoValue": "",
+            },
+        )
         for name, expression in template.get("Conditions", {}).items():
             resolver.conditions[name] = bool(resolver.resolve(expression))
         resources = template["Resources"]
@@ -258,7 +273,9 @@ class LocalStack:
                 group = f"{self.stack_name}-{logical}"
                 sched.create_schedule_group(Name=group)
                 resolver.refs[logical] = group
-                resolver.attributes[(logical, "Arn")] = f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule-group/{group}"
+                resolver.attributes[(logical, "Arn")] = (
+                    f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule-group/{group}"
+                )
             elif kind == "AWS::IAM::Role":
                 resolver.refs[logical] = f"{self.stack_name}-{logical}"
                 resolver.attributes[(logical, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{self.stack_name}-{logical}"
@@ -285,7 +302,9 @@ class LocalStack:
             elif resource["Type"] == "AWS::Serverless::Function":
                 self._deploy_function(logical, resolver)
 
-        self.outputs = {key: str(resolver.resolve(output["Value"])) for key, output in template.get("Outputs", {}).items()}
+        self.outputs = {
+            key: str(resolver.resolve(output["Value"])) for key, output in template.get("Outputs", {}).items()
+        }
         inbox = sqs.create_queue(QueueName=f"{self.stack_name}-notification-inbox")["QueueUrl"]
         self._inbox_url = inbox
         inbox_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{self.stack_name}-notification-inbox"
@@ -323,16 +342,62 @@ class LocalStack:
         env = {key: str(resolver.resolve(value)) for key, value in props["Environment"]["Variables"].items()}
         env.update({"AWS_LAMBDA_FUNCTION_NAME": resolver.refs[logical], "POWERTOOLS_TRACE_DISABLED": "true"})
         retries = int(props.get("EventInvokeConfig", {}).get("MaximumRetryAttempts", 2))
-        function = LocalFunction(logical, resolver.refs[logical], self.repo_root / props["CodeUri"] / f"{module_name}.py",
-                                 handler_name, env, retries)
+        function = LocalFunction(
+            logical,
+            resolver.refs[logical],
+            self.repo_root / props["CodeUri"] / f"{module_name}.py",
+            handler_name,
+            env,
+            retries,
+        )
         self.functions[logical] = function
         events = self.client("events")
         for event_name, event in (props.get("Events") or {}).items():
             if event.get("Type") not in ("EventBridgeRule", "CloudWatchEvent"):
                 continue
             pattern = resolver.resolve(event["Properties"]["Pattern"])
-            rule_arn = events.put_rule(Name=f"{self.stack_name}-{logical}-{event_name}"[:64], EventPattern=json.dumps(pattern))["RuleArn"]
+            rule_arn = events.put_rule(
+                Name=f"{self.stack_name}-{logical}-{event_name}"[:64], EventPattern=json.dumps(pattern)
+            )["RuleArn"]
             self.routes[rule_arn] = logical
+
+    # -- conveniences for the demo, the CLI and tests ------------------------------------------
+    def deploy_jobs(self, jobs_dir: Path | None = None) -> Any:
+        from emr_autopilot_devkit.deploy_jobs import StackOutputs, deploy_jobs
+
+        return deploy_jobs(jobs_dir or self.repo_root / "jobs", StackOutputs(self.outputs),
+                           self.client("s3"), self.client("scheduler"))
+
+    def put_object(self, key: str, body: bytes | str, bucket: str | None = None) -> dict[str, Any]:
+        """Upload as a user would; the bucket's EventBridge notification follows."""
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        return dict(self.client("s3").put_object(Bucket=bucket or self.outputs["LandingBucketName"], Key=key, Body=data))
+
+    def executions(self) -> list[dict[str, Any]]:
+        """Every pipeline execution, described, oldest first."""
+        sfn = self.client("stepfunctions")
+        found = []
+        for machine in sfn.list_state_machines()["stateMachines"]:
+            for item in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]:
+                found.append(sfn.describe_execution(executionArn=item["executionArn"]))
+        return sorted(found, key=lambda item: item["startDate"])
+
+    def clusters(self) -> list[dict[str, Any]]:
+        emr = self.client("emr")
+        summaries = [c for page in emr.get_paginator("list_clusters").paginate() for c in page["Clusters"]]
+        return [emr.describe_cluster(ClusterId=c["Id"])["Cluster"] for c in summaries]
+
+    def steps(self, cluster_id: str) -> list[dict[str, Any]]:
+        emr = self.client("emr")
+        steps = [s for page in emr.get_paginator("list_steps").paginate(ClusterId=cluster_id) for s in page["Steps"]]
+        return sorted(steps, key=lambda s: s["Status"]["Timeline"]["CreationDateTime"])
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        events = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events.extend(page["events"])
+        return events
 
     # -- events and invocations -------------------------------------------------------------
     def emit(self, detail_type: str, resource: str, detail: dict[str, Any], source: str = "aws.emr") -> None:
@@ -351,7 +416,7 @@ class LocalStack:
         }
         for bus in list(backend.event_buses.values()):
             for rule in list(bus.rules.values()):
-                rule.send_to_targets(event, transform_input=False)
+                rule.send_to_targets(event, transform_input=False)  # type: ignore[arg-type]
 
     def enqueue(self, function_logical_id: str, event: dict[str, Any]) -> None:
         if isinstance(event.get("time"), (int, float)):  # moto's S3 events carry epoch seconds
@@ -401,9 +466,16 @@ class LocalStack:
             record.dead_lettered = True
             queue_url = function.environment.get("DEAD_LETTER_QUEUE_URL")
             if queue_url:
-                self.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(
-                    {"requestContext": {"functionArn": function.name, "condition": "RetriesExhausted"},
-                     "responseContext": {"functionError": record.error}, "requestPayload": event}))
+                self.client("sqs").send_message(
+                    QueueUrl=queue_url,
+                    MessageBody=json.dumps(
+                        {
+                            "requestContext": {"functionArn": function.name, "condition": "RetriesExhausted"},
+                            "responseContext": {"functionError": record.error},
+                            "requestPayload": event,
+                        }
+                    ),
+                )
         self.invocations.append(record)
 
     def _execution_ended(self, execution: Any) -> None:
@@ -445,19 +517,25 @@ class LocalStack:
 
     def fire_schedule(self, name: str, group: str | None = None, at: datetime | None = None) -> Any:
         """Fire a recurring schedule now, e.g. a job's cron, as EventBridge Scheduler would."""
-        schedule = self.client("scheduler").get_schedule(Name=name, GroupName=group or self.outputs["ScheduleGroupName"])
+        schedule = self.client("scheduler").get_schedule(
+            Name=name, GroupName=group or self.outputs["ScheduleGroupName"]
+        )
         return self._run_schedule_target(schedule, at or self.clock.now())
 
     def _run_schedule_target(self, schedule: dict[str, Any], when: datetime) -> Any:
         target = schedule["Target"]
-        payload = target.get("Input", "{}").replace("<aws.scheduler.scheduled-time>", when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        payload = target.get("Input", "{}").replace(
+            "<aws.scheduler.scheduled-time>", when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
         arn = target["Arn"]
         if arn == "arn:aws:scheduler:::aws-sdk:sfn:stopExecution":
             request = json.loads(payload)
             sfn = self.client("stepfunctions")
             status = sfn.describe_execution(executionArn=request["ExecutionArn"])["status"]
             if status == "RUNNING":
-                sfn.stop_execution(executionArn=request["ExecutionArn"], error=request.get("Error"), cause=request.get("Cause"))
+                sfn.stop_execution(
+                    executionArn=request["ExecutionArn"], error=request.get("Error"), cause=request.get("Cause")
+                )
             return status
         for logical, function in self.functions.items():
             if arn.endswith(f":function:{function.name}"):
@@ -470,7 +548,9 @@ class LocalStack:
         sfn = self.client("stepfunctions")
         arns = []
         for machine in sfn.list_state_machines()["stateMachines"]:
-            for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")["executions"]:
+            for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")[
+                "executions"
+            ]:
                 arns.append(execution["executionArn"])
         return arns
 
@@ -512,7 +592,9 @@ class LocalStack:
                         topic_arn=body.get("TopicArn", ""),
                         subject=body.get("Subject", ""),
                         message=body.get("Message", ""),
-                        attributes={key: value.get("Value", "") for key, value in body.get("MessageAttributes", {}).items()},
+                        attributes={
+                            key: value.get("Value", "") for key, value in body.get("MessageAttributes", {}).items()
+                        },
                     )
                 )
                 sqs.delete_message(QueueUrl=self._inbox_url, ReceiptHandle=message["ReceiptHandle"])

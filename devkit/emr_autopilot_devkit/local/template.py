@@ -28,7 +28,7 @@ def _short_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dic
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)
     return {name: value}
 
 
@@ -36,7 +36,7 @@ _CfnLoader.add_multi_constructor("!", _short_tag)
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
 
 
 @dataclass
@@ -61,7 +61,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             handler = self._functions().get(key)
             if handler is not None:
                 return handler(arg)
@@ -93,7 +93,7 @@ class Resolver:
         return self.conditions[name]
 
     def _get_att(self, arg: Any) -> Any:
-        logical, attribute = (arg if isinstance(arg, list) else str(arg).split(".", 1))
+        logical, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
         try:
             return self.attributes[(logical, attribute)]
         except KeyError:

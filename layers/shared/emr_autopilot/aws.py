@@ -15,13 +15,17 @@ RETRY_CONFIG = Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_t
 
 @cache
 def _client(service: str, region: str | None, endpoint: str | None) -> Any:
-    return boto3.client(service, region_name=region, endpoint_url=endpoint, config=RETRY_CONFIG)
+    factory: Any = boto3.client  # boto3-stubs overloads want a literal service name
+    return factory(service, region_name=region, endpoint_url=endpoint, config=RETRY_CONFIG)
 
 
 def client(service: str) -> Any:
     """A cached client; AWS_ENDPOINT_URL (the local runtime) is part of the cache key."""
-    return _client(service, os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-                   os.environ.get("AWS_ENDPOINT_URL"))
+    return _client(
+        service,
+        os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+        os.environ.get("AWS_ENDPOINT_URL"),
+    )
 
 
 def reset_clients() -> None:

@@ -6,6 +6,7 @@ cleans up then. It also sweeps after FAILED, in case the run's own cleanup could
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -64,7 +65,14 @@ def clusters_of_execution(execution_arn: str, run_name: str) -> list[dict[str, A
         for summary in page["Clusters"]:
             if summary.get("Name") != run_name:
                 continue
-            cluster = emr.describe_cluster(ClusterId=summary["Id"])["Cluster"]
+            try:
+                cluster = emr.describe_cluster(ClusterId=summary["Id"])["Cluster"]
+            except emr.exceptions.ClientError as exc:
+                # IAM lets the janitor describe only clusters tagged as the pipeline's: a same-named
+                # cluster it may not read is not one of ours.
+                if exc.response.get("Error", {}).get("Code") in ("AccessDeniedException", "AccessDenied"):
+                    continue
+                raise
             tags = {tag["Key"]: tag["Value"] for tag in cluster.get("Tags", [])}
             if tags.get(TAG_EXECUTION_ARN) == execution_arn:
                 found.append(cluster)
@@ -99,10 +107,9 @@ def handle_execution_end(change: ExecutionStatusChange, topic_arn: str, schedule
 
 def _delete_deadline(execution_arn: str, group: str) -> None:
     scheduler = aws.client("scheduler")
-    try:
+    # Not found: it already fired (and deleted itself) or the run was started without one.
+    with contextlib.suppress(scheduler.exceptions.ResourceNotFoundException):
         scheduler.delete_schedule(Name=deadline_schedule_name(execution_arn), GroupName=group)
-    except scheduler.exceptions.ResourceNotFoundException:
-        pass  # already fired (and deleted itself) or the run was started without one
 
 
 def _notify(change: ExecutionStatusChange, report: JanitorReport, topic_arn: str, job: str) -> None:

@@ -78,10 +78,7 @@ def _check_placeholders(text: str) -> str:
     except ValueError as exc:  # unbalanced braces
         raise ValueError(f"{text!r}: {exc}") from exc
     if unknown:
-        raise ValueError(
-            f"unknown placeholder(s) {sorted(unknown)} in {text!r}; "
-            f"known: {sorted(PLACEHOLDERS)}"
-        )
+        raise ValueError(f"unknown placeholder(s) {sorted(unknown)} in {text!r}; known: {sorted(PLACEHOLDERS)}")
     try:  # a format spec or conversion ("{run_date:%Y}") would only fail when a run is rendered
         text.format_map(dict.fromkeys(PLACEHOLDERS, "x"))
     except (ValueError, KeyError, IndexError, AttributeError) as exc:
@@ -144,9 +141,7 @@ class Triggers(_Model):
         description="An EventBridge Scheduler expression: rate(...) or cron(...).",
         pattern=r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$",
     )
-    schedule_input_uri: Templated | None = Field(
-        default=None, description="The input_uri of scheduled runs."
-    )
+    schedule_input_uri: Templated | None = Field(default=None, description="The input_uri of scheduled runs.")
 
     @field_validator("schedule_input_uri")
     @classmethod

@@ -67,9 +67,7 @@ class Trigger(BaseModel):
 
 def matching_jobs(catalog: JobCatalog, bucket: str, key: str, landing_bucket: str) -> list[JobDefinition]:
     return [
-        job
-        for job in catalog.jobs
-        if any(trigger.matches(bucket, key, landing_bucket) for trigger in job.triggers.s3)
+        job for job in catalog.jobs if any(trigger.matches(bucket, key, landing_bucket) for trigger in job.triggers.s3)
     ]
 
 
@@ -108,9 +106,7 @@ class _Renderer:
         return [self(text) for text in texts]
 
 
-def build_run_input(
-    job: JobDefinition, trigger: Trigger, context: StackContext, name: str
-) -> dict[str, Any]:
+def build_run_input(job: JobDefinition, trigger: Trigger, context: StackContext, name: str) -> dict[str, Any]:
     """The state machine input for one run. Pure: the same arguments give the same input."""
     run_date = f"{trigger.time.astimezone(UTC):%Y-%m-%d}"
     values = {

@@ -48,9 +48,9 @@ class JanitorSettings(_Settings):
 
 @cache
 def run_starter_settings() -> RunStarterSettings:
-    return RunStarterSettings()  # type: ignore[call-arg]  # values come from the environment
+    return RunStarterSettings()  # values come from the environment
 
 
 @cache
 def janitor_settings() -> JanitorSettings:
-    return JanitorSettings()  # type: ignore[call-arg]
+    return JanitorSettings()

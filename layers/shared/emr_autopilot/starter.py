@@ -125,7 +125,9 @@ def parse_object_event(event: dict[str, Any]) -> tuple[str, list[S3Object]]:
         parsed = S3ObjectCreatedEvent.model_validate(event)
         return parsed.id, parsed.objects()
     except ValidationError as exc:
-        raise InvalidEvent(f"not an S3 object-created event: {exc.error_count()} problem(s): {exc.errors()[:3]}") from exc
+        raise InvalidEvent(
+            f"not an S3 object-created event: {exc.error_count()} problem(s): {exc.errors()[:3]}"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,10 @@ def start_scheduled_run(
 
 
 def start_manual_run(
-    catalog: JobCatalog, request: ManualRunRequest, stack: StackContext, deadline: DeadlineScheduler | None,
+    catalog: JobCatalog,
+    request: ManualRunRequest,
+    stack: StackContext,
+    deadline: DeadlineScheduler | None,
     name: str | None = None,
 ) -> StartOutcome:
     job = _job(catalog, request.job)
@@ -277,8 +282,9 @@ def handle_trigger_event(
         except ValidationError as exc:
             raise InvalidEvent(f"not a schedule event: {exc.errors()[:3]}") from exc
         outcome = start_scheduled_run(catalog_loader(), tick, stack, deadline)
-        return TriggerResult(event_id=f"schedule:{tick.job}:{tick.scheduled_time.isoformat()}", kind="schedule",
-                             outcomes=[outcome])
+        return TriggerResult(
+            event_id=f"schedule:{tick.job}:{tick.scheduled_time.isoformat()}", kind="schedule", outcomes=[outcome]
+        )
     event_id, objects = parse_object_event(event)
     outcomes, unmatched = start_runs_for_objects(catalog_loader(), objects, stack, deadline)
     return TriggerResult(event_id=event_id, kind="s3", outcomes=outcomes, unmatched=[obj.uri for obj in unmatched])
