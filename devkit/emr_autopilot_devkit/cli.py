@@ -1,2 +1,226 @@
+"""The `emr-autopilot` command: jobs, runs, and the local runtime."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import click
+
+from emr_autopilot.errors import AutopilotError, JobDefinitionError
+from emr_autopilot.jobs import format_duration, load_jobs
+
+LOCAL_STATE = Path(".local-runtime/stack.json")
+
+
+def _fail(message: str) -> None:
+    click.echo(click.style("error: ", fg="red") + message, err=True)
+    sys.exit(1)
+
+
+@click.group()
+@click.version_option(package_name="emr-autopilot")
 def main() -> None:
-    raise SystemExit("not yet")
+    """Event-driven Amazon EMR: transient-cluster pipelines, run from S3, schedules or by hand."""
+
+
+# -- jobs -------------------------------------------------------------------------------------
+@main.group()
+def jobs() -> None:
+    """Validate and deploy the job definitions in jobs/."""
+
+
+@jobs.command("validate")
+@click.option("--jobs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("jobs"), show_default=True)
+def jobs_validate(jobs_dir: Path) -> None:
+    """Check every jobs/*.yaml; errors name the file, the field and the reason."""
+    try:
+        catalog = load_jobs(jobs_dir)
+    except JobDefinitionError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    for job in catalog.jobs:
+        triggers = [f"s3://{t.bucket}/{t.prefix}*{t.suffix}" for t in job.triggers.s3]
+        if job.triggers.schedule:
+            triggers.append(job.triggers.schedule)
+        click.echo(
+            f"ok  {job.name}: {len(job.steps)} step(s), {job.cluster.release_label}, "
+            f"run timeout {format_duration(job.run_timeout)}, triggers: {', '.join(triggers) or 'manual only'}"
+        )
+    click.echo(f"{len(catalog.jobs)} job(s) valid.")
+
+
+def _outputs(stack_name: str | None, local: bool) -> dict[str, str]:
+    if local:
+        if not LOCAL_STATE.exists():
+            _fail("no local stack is running: start one with `emr-autopilot local up`")
+        state = json.loads(LOCAL_STATE.read_text())
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": state["endpoint"],
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": state["region"],
+            }
+        )
+        return dict(state["outputs"])
+    if not stack_name:
+        _fail("--stack-name is required (or --local for the local runtime)")
+    stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    return {item["OutputKey"]: item["OutputValue"] for item in stacks[0].get("Outputs", [])}
+
+
+stack_option = click.option(
+    "--stack-name", envvar="EMR_AUTOPILOT_STACK", help="The deployed stack (default: $EMR_AUTOPILOT_STACK)."
+)
+local_option = click.option("--local", is_flag=True, help="Use the stack of `emr-autopilot local up`.")
+
+
+@jobs.command("deploy")
+@click.option("--jobs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("jobs"), show_default=True)
+@stack_option
+@local_option
+def jobs_deploy(jobs_dir: Path, stack_name: str | None, local: bool) -> None:
+    """Upload job code and the catalog, and create/update/delete the jobs' schedules."""
+    from emr_autopilot_devkit.deploy_jobs import StackOutputs, deploy_jobs
+
+    outputs = StackOutputs(_outputs(stack_name, local))
+    try:
+        report = deploy_jobs(jobs_dir, outputs, boto3.client("s3"), boto3.client("scheduler"))
+    except JobDefinitionError as exc:
+        click.echo(str(exc), err=True)
+        _fail("nothing was deployed")
+    for uri in report.uploaded:
+        click.echo(f"uploaded  {uri}")
+    for name in report.schedules_upserted:
+        click.echo(f"schedule  {name}")
+    for name in report.schedules_deleted:
+        click.echo(f"removed   {name}")
+    click.echo(f"{len(report.jobs)} job(s) live.")
+
+
+# -- runs -------------------------------------------------------------------------------------
+@main.command("run")
+@click.argument("job")
+@click.option("--input", "input_uri", help="s3://bucket/key the run processes ({input_uri}).")
+@click.option("--name", help="Execution name (default: <job>-manual-<time>-<random>).")
+@click.option("--wait/--no-wait", default=False, help="Wait for the run to end and print its status.")
+@stack_option
+@local_option
+def run(job: str, input_uri: str | None, name: str | None, wait: bool, stack_name: str | None, local: bool) -> None:
+    """Start a run of JOB by hand."""
+    from emr_autopilot.catalog import load_catalog
+    from emr_autopilot.runs import StackContext
+    from emr_autopilot.starter import DeadlineScheduler, ManualRunRequest, start_manual_run
+
+    outputs = _outputs(stack_name, local)
+    region = boto3.session.Session().region_name or "us-east-1"
+    stack = StackContext(
+        region=region,
+        state_machine_arn=outputs["StateMachineArn"],
+        landing_bucket=outputs["LandingBucketName"],
+        curated_bucket=outputs["CuratedBucketName"],
+        artifacts_bucket=outputs["ArtifactsBucketName"],
+        logs_bucket=outputs["LogsBucketName"],
+        notification_topic_arn=outputs["NotificationTopicArn"],
+        emr_service_role=outputs["EmrServiceRoleName"],
+        emr_instance_profile=outputs["EmrInstanceRoleName"],
+    )
+    try:
+        outcome = start_manual_run(
+            load_catalog(outputs["ArtifactsBucketName"]),
+            ManualRunRequest(job=job, input_uri=input_uri),
+            stack,
+            DeadlineScheduler(outputs["ScheduleGroupName"], outputs["SchedulerRoleArn"]),
+            name=name,
+        )
+    except AutopilotError as exc:
+        _fail(str(exc))
+    click.echo(f"{outcome.status}: {outcome.execution_arn}")
+    if wait:
+        sfn = boto3.client("stepfunctions")
+        while (status := sfn.describe_execution(executionArn=outcome.execution_arn)["status"]) == "RUNNING":
+            time.sleep(5)
+        click.echo(status)
+        sys.exit(0 if status == "SUCCEEDED" else 1)
+
+
+# -- local runtime ------------------------------------------------------------------------------
+@main.group()
+def local() -> None:
+    """The whole application on this machine: embedded AWS emulator, no account, no Docker."""
+
+
+@local.command("demo")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report of both runs.")
+def local_demo(report: Path | None) -> None:
+    """Run the sample job end to end: a good run and a failing run."""
+    from emr_autopilot_devkit.demo import run_demo
+
+    sys.exit(0 if run_demo(report, sys.stdout) else 1)
+
+
+@local.command("invoke")
+@click.argument("function")
+@click.option(
+    "-e", "--event", "event_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True
+)
+@click.option("--settle/--no-settle", default=True, help="Also run what the invocation starts (executions, clusters).")
+def local_invoke(function: str, event_file: Path, settle: bool) -> None:
+    """Invoke FUNCTION (its logical id in template.yaml) with EVENT_FILE, like `sam local invoke`."""
+    from emr_autopilot_devkit.local.stack import LocalStack
+
+    event = json.loads(event_file.read_text(encoding="utf-8"))
+    with LocalStack() as stack:
+        if function not in stack.functions:
+            _fail(f"no function {function!r} in template.yaml; functions: {', '.join(sorted(stack.functions))}")
+        stack.deploy_jobs()
+        result = stack.invoke(function, event)
+        click.echo(json.dumps(result, indent=2, default=str))
+        if settle:
+            stack.settle()
+            for entry in stack.timeline:
+                click.echo(f"  {entry.text}", err=True)
+        logs = stack.log_buffer.getvalue().strip()
+        if logs:
+            click.echo("--- function logs ---", err=True)
+            click.echo(logs, err=True)
+
+
+@local.command("up")
+@click.option("--port", type=int, default=4566, show_default=True)
+def local_up(port: int) -> None:
+    """Keep the local stack running on 127.0.0.1 for the aws CLI or boto3 (AWS_ENDPOINT_URL)."""
+    from emr_autopilot_devkit.local.stack import REGION, LocalStack
+
+    with LocalStack(port=port, quiet=False) as stack:
+        stack.deploy_jobs()
+        LOCAL_STATE.parent.mkdir(exist_ok=True)
+        LOCAL_STATE.write_text(
+            json.dumps({"endpoint": stack.endpoint, "region": REGION, "outputs": stack.outputs}, indent=2)
+        )
+        click.echo(f"Local stack on {stack.endpoint}. In another shell:")
+        click.echo(
+            f"  export AWS_ENDPOINT_URL={stack.endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={REGION}"
+        )
+        click.echo(f"  aws s3 cp data.csv s3://{stack.outputs['LandingBucketName']}/inspections/data.csv")
+        click.echo("  emr-autopilot run red-violations --local --input s3://.../inspections/data.csv")
+        for key, value in sorted(stack.outputs.items()):
+            click.echo(f"  {key:28} {value}")
+        click.echo("Ctrl-C to stop.")
+        shown = 0
+        try:
+            while True:
+                stack.pump()
+                for entry in stack.timeline[shown:]:
+                    click.echo(f"{entry.time:%H:%M:%S}  {entry.text}")
+                shown = len(stack.timeline)
+                time.sleep(0.05)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            LOCAL_STATE.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from emr_autopilot_devkit.local.clock import active_clock
 
 _installed = False
 _on_execution_end: Callable[[Any], None] | None = None
+_stop_request = threading.local()  # StopExecution's error and cause, see install_patches
 
 
 def on_execution_end(callback: Callable[[Any], None] | None) -> None:
@@ -50,6 +51,8 @@ def install_patches() -> None:
     _installed = True
 
     import jsonata
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.program import program
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
@@ -71,6 +74,18 @@ def install_patches() -> None:
 
     moto_jsonata._eval_jsonata = lambda expression: jsonata.Jsonata(expression).evaluate(None)
 
+    original_error_name_init = CustomErrorName.__init__
+
+    def error_name_init(self: Any, error_name: str | None) -> None:
+        # moto refuses "States.*" names wherever it re-wraps an error (a Map iteration, a Parallel
+        # branch, a Fail state's ErrorPath); AWS propagates them, e.g. States.TaskFailed from a step.
+        if error_name is not None and error_name.startswith("States."):
+            ErrorName.__init__(self, error_name=error_name)
+        else:
+            original_error_name_init(self, error_name)
+
+    CustomErrorName.__init__ = error_name_init  # type: ignore[method-assign]
+
     retrier_decl.time = types.SimpleNamespace(sleep=lambda seconds: active_clock().sleep(seconds))  # type: ignore[assignment]
     execute_state.threading = _threading_with(Event=_ScaledEvent)  # type: ignore[assignment]
     program.threading = _threading_with(Thread=_ScaledThread)  # type: ignore[assignment]
@@ -86,16 +101,45 @@ def install_patches() -> None:
 
     def terminated(self: Any) -> None:
         original_terminated(self)
+        self.execution.stop_date = active_clock().now()  # moto uses the wall clock; see execution_init
         if _on_execution_end is not None:
             _on_execution_end(self.execution)
 
     communication.terminated = terminated  # type: ignore[method-assign]
 
+    original_init = moto_execution.Execution.__init__
+
+    def execution_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        # moto stamps startDate with the wall clock; the run starter places the run's deadline at
+        # startDate + run_timeout and the local runtime fires deadlines on the fast clock.
+        self.start_date = active_clock().now()
+
+    moto_execution.Execution.__init__ = execution_init  # type: ignore[method-assign]
+
     original_stop = moto_execution.Execution.stop
 
     def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
         # moto drops StopExecution's error and cause; AWS reports them for ABORTED executions.
+        requested = getattr(_stop_request, "error_cause", None)
+        if requested is not None:
+            error, cause = requested
         self.error, self.cause = error, cause
         original_stop(self, stop_date, error, cause)
 
     moto_execution.Execution.stop = stop  # type: ignore[method-assign]
+
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    original_stop_response = StepFunctionResponse.stop_execution
+
+    def stop_execution_response(self: Any) -> Any:
+        # The response layer passes only the ARN on (the backend then stops with error="" and
+        # cause=""); hand the request's error and cause to the patched Execution.stop above.
+        _stop_request.error_cause = (self._get_param("error"), self._get_param("cause"))
+        try:
+            return original_stop_response(self)
+        finally:
+            _stop_request.error_cause = None
+
+    StepFunctionResponse.stop_execution = stop_execution_response  # type: ignore[method-assign]

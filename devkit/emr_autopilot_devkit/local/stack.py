@@ -106,11 +106,44 @@ class Invocation:
 
 
 @dataclass
+class TimelineEntry:
+    time: datetime
+    text: str
+
+
+def describe_event(event: dict[str, Any]) -> str:
+    """One readable line for an event, for the demo's timeline."""
+    detail = event.get("detail", {})
+    kind = event.get("detail-type", "")
+    if kind == "Object Created":
+        return f"S3 object created: s3://{detail.get('bucket', {}).get('name')}/{detail.get('object', {}).get('key')}"
+    if kind == "EMR Cluster State Change":
+        reason = json.loads(detail.get("stateChangeReason") or "{}").get("code")
+        return f"EMR cluster {detail.get('clusterId')} {detail.get('state')}" + (f" ({reason})" if reason else "")
+    if kind == "EMR Step Status Change":
+        return f"EMR step {detail.get('stepId')} '{detail.get('name')}' {detail.get('state')}"
+    if kind == "Step Functions Execution Status Change":
+        return f"Step Functions execution {detail.get('name')} {detail.get('status')}"
+    return f"{event.get('source')} {kind}"
+
+
+@dataclass
 class Notification:
     topic_arn: str
     subject: str
     message: str
     attributes: dict[str, str]
+
+
+def _describe_invocation(record: Invocation) -> str:
+    if record.error:
+        return f"{record.function} failed after {record.attempts} attempt(s): {record.error}"
+    result = record.result if isinstance(record.result, dict) else {}
+    runs = [f"{run['status']} {run['execution_name']}" for run in result.get("runs", [])]
+    parts = runs + [f"unmatched {uri}" for uri in result.get("unmatched", [])]
+    if "terminated" in result:
+        parts.append(f"{result.get('status')}; terminated {result['terminated'] or 'nothing'}")
+    return f"{record.function}: " + ("; ".join(parts) or str(result.get("status", "ok")))
 
 
 _active_stack: LocalStack | None = None
@@ -161,6 +194,7 @@ class LocalStack:
         self.routes: dict[str, str] = {}  # rule ARN -> function logical id
         self.invocations: list[Invocation] = []
         self.notifications: list[Notification] = []
+        self.timeline: list[TimelineEntry] = []
         self.outputs: dict[str, str] = {}
         self._events: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
         self._inbox_url = ""
@@ -200,6 +234,10 @@ class LocalStack:
         sfn_patches.on_execution_end(self._execution_ended)
         emr_simulator.activate(self.simulator)
         _active_stack = self
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+        if self.quiet:
+            # moto's interpreter logs every failed state with its whole parse tree; the history has it.
+            logging.getLogger("moto").setLevel(logging.CRITICAL)
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.server.start()
         requests.post(
@@ -365,13 +403,16 @@ class LocalStack:
     def deploy_jobs(self, jobs_dir: Path | None = None) -> Any:
         from emr_autopilot_devkit.deploy_jobs import StackOutputs, deploy_jobs
 
-        return deploy_jobs(jobs_dir or self.repo_root / "jobs", StackOutputs(self.outputs),
-                           self.client("s3"), self.client("scheduler"))
+        return deploy_jobs(
+            jobs_dir or self.repo_root / "jobs", StackOutputs(self.outputs), self.client("s3"), self.client("scheduler")
+        )
 
     def put_object(self, key: str, body: bytes | str, bucket: str | None = None) -> dict[str, Any]:
         """Upload as a user would; the bucket's EventBridge notification follows."""
         data = body.encode("utf-8") if isinstance(body, str) else body
-        return dict(self.client("s3").put_object(Bucket=bucket or self.outputs["LandingBucketName"], Key=key, Body=data))
+        return dict(
+            self.client("s3").put_object(Bucket=bucket or self.outputs["LandingBucketName"], Key=key, Body=data)
+        )
 
     def executions(self) -> list[dict[str, Any]]:
         """Every pipeline execution, described, oldest first."""
@@ -414,6 +455,8 @@ class LocalStack:
             "resources": [resource] if source == "aws.states" else [],
             "detail": detail,
         }
+        if source != "aws.s3":
+            self.timeline.append(TimelineEntry(self.clock.now(), describe_event(event)))
         for bus in list(backend.event_buses.values()):
             for rule in list(bus.rules.values()):
                 rule.send_to_targets(event, transform_input=False)  # type: ignore[arg-type]
@@ -421,6 +464,8 @@ class LocalStack:
     def enqueue(self, function_logical_id: str, event: dict[str, Any]) -> None:
         if isinstance(event.get("time"), (int, float)):  # moto's S3 events carry epoch seconds
             event["time"] = datetime.fromtimestamp(event["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if event.get("source") == "aws.s3":
+            self.timeline.append(TimelineEntry(self.clock.now(), describe_event(event)))
         self._events.put((function_logical_id, event))
 
     def invoke(self, function_logical_id: str, event: Any) -> Any:
@@ -477,6 +522,7 @@ class LocalStack:
                     ),
                 )
         self.invocations.append(record)
+        self.timeline.append(TimelineEntry(self.clock.now(), _describe_invocation(record)))
 
     def _execution_ended(self, execution: Any) -> None:
         stop = execution.stop_date or datetime.now(UTC)
@@ -569,6 +615,12 @@ class LocalStack:
             time.sleep(0.01)
         raise TimeoutError(f"local stack still busy after {timeout}s: executions={self.running_executions()}")
 
+    def pump(self) -> int:
+        """One round of what AWS does in the background: deliver events, fire due schedules."""
+        done = self._drain_events() + self.fire_due_schedules()
+        self.collect_notifications()
+        return done
+
     def _drain_events(self) -> int:
         count = 0
         while True:
@@ -587,6 +639,7 @@ class LocalStack:
                 return self.notifications
             for message in messages:
                 body = json.loads(message["Body"])
+                self.timeline.append(TimelineEntry(self.clock.now(), f"SNS notification: {body.get('Subject', '')}"))
                 self.notifications.append(
                     Notification(
                         topic_arn=body.get("TopicArn", ""),
