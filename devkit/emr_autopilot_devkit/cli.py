@@ -7,17 +7,17 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any, NoReturn
 
 import boto3
 import click
-
 from emr_autopilot.errors import AutopilotError, JobDefinitionError
 from emr_autopilot.jobs import format_duration, load_jobs
 
 LOCAL_STATE = Path(".local-runtime/stack.json")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(click.style("error: ", fg="red") + message, err=True)
     sys.exit(1)
 
@@ -179,6 +179,8 @@ def local_invoke(function: str, event_file: Path, settle: bool) -> None:
         if function not in stack.functions:
             _fail(f"no function {function!r} in template.yaml; functions: {', '.join(sorted(stack.functions))}")
         stack.deploy_jobs()
+        for uri in _seed_inputs(stack, event):
+            click.echo(f"seeded {uri} with sample inspection records, so the run has input", err=True)
         result = stack.invoke(function, event)
         click.echo(json.dumps(result, indent=2, default=str))
         if settle:
@@ -189,6 +191,26 @@ def local_invoke(function: str, event_file: Path, settle: bool) -> None:
         if logs:
             click.echo("--- function logs ---", err=True)
             click.echo(logs, err=True)
+
+
+def _seed_inputs(stack: Any, event: Any) -> list[str]:
+    """Objects the sample event names do not exist in a fresh local stack: create them."""
+    from emr_autopilot.errors import InvalidEvent
+    from emr_autopilot.starter import parse_object_event
+    from emr_autopilot_devkit.sample_data import generate_inspections
+
+    landing = stack.outputs["LandingBucketName"]
+    keys: list[str] = []
+    if isinstance(event, dict) and "scheduled_time" in event:
+        keys = ["inspections/latest.csv"]
+    else:
+        try:
+            keys = [obj.key for obj in parse_object_event(event)[1] if obj.bucket == landing]
+        except InvalidEvent:
+            keys = []
+    for key in keys:
+        stack.seed_object(key, generate_inspections())
+    return [f"s3://{landing}/{key}" for key in keys]
 
 
 @local.command("up")
@@ -204,9 +226,8 @@ def local_up(port: int) -> None:
             json.dumps({"endpoint": stack.endpoint, "region": REGION, "outputs": stack.outputs}, indent=2)
         )
         click.echo(f"Local stack on {stack.endpoint}. In another shell:")
-        click.echo(
-            f"  export AWS_ENDPOINT_URL={stack.endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={REGION}"
-        )
+        click.echo(f"  export AWS_ENDPOINT_URL={stack.endpoint} AWS_ACCESS_KEY_ID=testing")
+        click.echo(f"  export AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={REGION}")
         click.echo(f"  aws s3 cp data.csv s3://{stack.outputs['LandingBucketName']}/inspections/data.csv")
         click.echo("  emr-autopilot run red-violations --local --input s3://.../inspections/data.csv")
         for key, value in sorted(stack.outputs.items()):

@@ -34,6 +34,9 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
 
     report = handle_execution_end(change, settings.notification_topic_arn, settings.schedule_group_name)
     logger.info("execution ended", extra={"event_id": change.id, **report.as_dict()})
+    metrics.add_metric(
+        name=f"Executions{change.detail.status.title().replace('_', '')}", unit=MetricUnit.Count, value=1
+    )
     if report.terminated:
         metrics.add_metric(name="OrphanClustersTerminated", unit=MetricUnit.Count, value=len(report.terminated))
     return {"status": "ok", **report.as_dict()}

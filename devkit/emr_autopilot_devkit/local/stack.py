@@ -414,6 +414,14 @@ class LocalStack:
             self.client("s3").put_object(Bucket=bucket or self.outputs["LandingBucketName"], Key=key, Body=data)
         )
 
+    def seed_object(self, key: str, body: bytes | str, bucket: str | None = None) -> None:
+        """Create an object without an S3 notification: test data, not a trigger."""
+        from moto.s3.models import s3_backends
+
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        backend = s3_backends[ACCOUNT_ID]["aws"]
+        backend.put_object(bucket or self.outputs["LandingBucketName"], key, data, disable_notification=True)
+
     def executions(self) -> list[dict[str, Any]]:
         """Every pipeline execution, described, oldest first."""
         sfn = self.client("stepfunctions")
