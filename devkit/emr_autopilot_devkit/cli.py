@@ -197,6 +197,7 @@ def _seed_inputs(stack: Any, event: Any) -> list[str]:
     """Objects the sample event names do not exist in a fresh local stack: create them."""
     from emr_autopilot.errors import InvalidEvent
     from emr_autopilot.starter import parse_object_event
+
     from emr_autopilot_devkit.sample_data import generate_inspections
 
     landing = stack.outputs["LandingBucketName"]

@@ -37,7 +37,9 @@ class S3Object(BaseModel):
 
     @property
     def identity(self) -> str:
-        return f"{self.bucket}/{self.key}#{self.version_id or self.etag or ''}"
+        # "null" is the version id S3 gives every object in an unversioned bucket: it tells no two uploads apart.
+        version = self.version_id if self.version_id != "null" else None
+        return f"{self.bucket}/{self.key}#{version or self.etag or ''}"
 
 
 class _EventBridgeObject(BaseModel):
@@ -163,8 +165,12 @@ def start_run(
     except sfn.exceptions.ExecutionAlreadyExists:
         return StartOutcome(job.name, name, arn, "duplicate", trigger.input_uri)
     started_at = response.get("startDate")
-    if deadline is not None:
-        deadline.schedule(arn, job, started_at if isinstance(started_at, datetime) else now())
+    if deadline is not None and not deadline.schedule(
+        arn, job, started_at if isinstance(started_at, datetime) else now()
+    ):
+        # StartExecution is idempotent while the execution runs (same name, same input): the response
+        # was the running execution's, and its deadline was set by the delivery that started it.
+        return StartOutcome(job.name, name, arn, "duplicate", trigger.input_uri)
     return StartOutcome(job.name, name, response["executionArn"], "started", trigger.input_uri)
 
 
@@ -228,28 +234,35 @@ class DeadlineScheduler:
     group_name: str
     role_arn: str
 
-    def schedule(self, execution_arn_value: str, job: JobDefinition, started_at: datetime) -> None:
-        at = started_at + timedelta(seconds=job.run_timeout.total_seconds())
-        aws.client("scheduler").create_schedule(
-            Name=deadline_schedule_name(execution_arn_value),
-            GroupName=self.group_name,
-            ScheduleExpression=f"at({at:%Y-%m-%dT%H:%M:%S})",
-            ScheduleExpressionTimezone="UTC",
-            FlexibleTimeWindow={"Mode": "OFF"},
-            ActionAfterCompletion="DELETE",
-            Target={
-                "Arn": "arn:aws:scheduler:::aws-sdk:sfn:stopExecution",
-                "RoleArn": self.role_arn,
-                "Input": json.dumps(
-                    {
-                        "ExecutionArn": execution_arn_value,
-                        "Error": DEADLINE_ERROR,
-                        "Cause": f"job {job.name} exceeded its run_timeout of {int(job.run_timeout.total_seconds())}s",
-                    }
-                ),
-                "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600},
-            },
-        )
+    def schedule(self, execution_arn_value: str, job: JobDefinition, started_at: datetime) -> bool:
+        """Create the run's deadline; False if the execution already has one."""
+        seconds = int(job.run_timeout.total_seconds())
+        at = started_at + timedelta(seconds=seconds)
+        scheduler = aws.client("scheduler")
+        try:
+            scheduler.create_schedule(
+                Name=deadline_schedule_name(execution_arn_value),
+                GroupName=self.group_name,
+                ScheduleExpression=f"at({at:%Y-%m-%dT%H:%M:%S})",
+                ScheduleExpressionTimezone="UTC",
+                FlexibleTimeWindow={"Mode": "OFF"},
+                ActionAfterCompletion="DELETE",
+                Target={
+                    "Arn": "arn:aws:scheduler:::aws-sdk:sfn:stopExecution",
+                    "RoleArn": self.role_arn,
+                    "Input": json.dumps(
+                        {
+                            "ExecutionArn": execution_arn_value,
+                            "Error": DEADLINE_ERROR,
+                            "Cause": f"job {job.name} exceeded its run_timeout of {seconds}s",
+                        }
+                    ),
+                    "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600},
+                },
+            )
+        except scheduler.exceptions.ConflictException:
+            return False
+        return True
 
 
 @dataclass
