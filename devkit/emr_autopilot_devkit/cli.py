@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 import boto3
 import click
+
 from emr_autopilot.errors import AutopilotError, JobDefinitionError
 from emr_autopilot.jobs import format_duration, load_jobs
 
@@ -197,7 +198,6 @@ def _seed_inputs(stack: Any, event: Any) -> list[str]:
     """Objects the sample event names do not exist in a fresh local stack: create them."""
     from emr_autopilot.errors import InvalidEvent
     from emr_autopilot.starter import parse_object_event
-
     from emr_autopilot_devkit.sample_data import generate_inspections
 
     landing = stack.outputs["LandingBucketName"]

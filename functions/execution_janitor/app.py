@@ -8,10 +8,11 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
 from emr_autopilot.janitor import ExecutionStatusChange, handle_execution_end
 from emr_autopilot.quarantine import quarantine
 from emr_autopilot.settings import janitor_settings
-from pydantic import ValidationError
 
 logger = Logger()
 tracer = Tracer()

@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from emr_autopilot.catalog import load_catalog
 from emr_autopilot.errors import InvalidEvent, UnknownJob
 from emr_autopilot.quarantine import quarantine

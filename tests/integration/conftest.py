@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from emr_autopilot_devkit.local.emr_simulator import Timings
 from emr_autopilot_devkit.local.stack import LocalStack
 

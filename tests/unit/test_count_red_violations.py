@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
 from emr_autopilot_devkit.sample_data import (
     CLEAN_RESTAURANTS,
     RESTAURANTS,

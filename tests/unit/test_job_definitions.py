@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from emr_autopilot.errors import JobDefinitionError
 from emr_autopilot.jobs import (
     ClusterSpec,

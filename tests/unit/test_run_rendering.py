@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+
 from emr_autopilot.jobs import JobCatalog, JobDefinition, load_jobs
 from emr_autopilot.runs import (
     EXECUTION_NAME_MAX,

@@ -24,10 +24,10 @@ from typing import Any
 
 import boto3
 import requests
-from emr_autopilot import aws, runs
 from moto.events.models import Rule, events_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+from emr_autopilot import aws, runs
 from emr_autopilot_devkit.local import emr_simulator, sfn_patches
 from emr_autopilot_devkit.local.clock import FastClock, set_active_clock
 from emr_autopilot_devkit.local.emr_simulator import EmrSimulator, Timings
