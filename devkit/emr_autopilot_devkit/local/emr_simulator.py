@@ -437,11 +437,65 @@ class EmrSimulator:
             return self._run_script(args[0], args[1:], jar)
         if jar == "command-runner.jar" and args and args[0] in LOCAL_COMMANDS:
             return self._run_process(self._local_argv(args), jar, args)
-        why = f"{args[0] if args else jar} is not available on this machine"
+        if jar == "command-runner.jar" and args and args[0] == "spark-submit":
+            spark_submit, java = shutil.which("spark-submit"), shutil.which("java")
+            if spark_submit and java:
+                return self._run_spark(spark_submit, args)
+            why = "spark-submit needs PySpark and Java on this machine (pip install pyspark; a JDK 17+)"
+        else:
+            why = f"{args[0] if args else jar} is not available on this machine"
         self.simulated_steps[step.id] = why
         self.clock.sleep(self.timings.simulated_step)
         note = f"[local runtime] step simulated, not run: {why}\n"
         return StepRun("COMPLETED", note, note, self._controller(jar, args, 0), simulated=True)
+
+    def _run_spark(self, spark_submit: str, args: list[str]) -> StepRun:
+        """spark-submit on local PySpark. s3:// arguments are staged through the emulator: existing
+        objects (the application, inputs) are downloaded; other s3:// arguments are outputs, written
+        locally and uploaded when the application succeeds."""
+        s3 = self._s3()
+        with tempfile.TemporaryDirectory(prefix="emr-spark-") as workdir:
+            staged: list[str] = []
+            outputs: list[tuple[Path, str]] = []
+            options = iter(args[1:])
+            for arg in options:
+                if arg in ("--deploy-mode", "--master"):
+                    next(options, None)  # a cluster's master and deploy mode do not apply locally
+                    continue
+                if not arg.startswith("s3://"):
+                    staged.append(arg)
+                    continue
+                bucket, _, key = arg.removeprefix("s3://").partition("/")
+                local = Path(workdir) / f"s3-{len(staged)}" / (Path(key).name or "out")
+                local.parent.mkdir(parents=True)
+                listing = s3.list_objects_v2(Bucket=bucket, Prefix=key).get("Contents", [])
+                if any(obj["Key"] == key for obj in listing):
+                    s3.download_file(bucket, key, str(local))
+                elif listing:
+                    local.mkdir()
+                    for obj in listing:
+                        target = local / obj["Key"][len(key) :].lstrip("/")
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        s3.download_file(bucket, obj["Key"], str(target))
+                else:
+                    outputs.append((local, arg))
+                staged.append(str(local))
+            run = self._run_process(
+                [spark_submit, "--master", "local[2]", *staged], "command-runner.jar", args, cwd=workdir
+            )
+            if run.state == "COMPLETED":
+                for local, uri in outputs:
+                    bucket, _, key = uri.removeprefix("s3://").partition("/")
+                    # Hadoop's local .crc side files do not exist on S3 (EMRFS writes none).
+                    files = (
+                        [local]
+                        if local.is_file()
+                        else sorted(p for p in local.rglob("*") if p.is_file() and not p.name.startswith("."))
+                    )
+                    for path in files:
+                        name = key if path == local else f"{key.rstrip('/')}/{path.relative_to(local).as_posix()}"
+                        s3.upload_file(str(path), bucket, name)
+            return run
 
     def _local_argv(self, args: list[str]) -> list[str]:
         return [sys.executable, *args[1:]] if args[0] in ("python3", "python") else args
@@ -471,9 +525,10 @@ class EmrSimulator:
             "PYTHONUNBUFFERED": "1",
         }
         try:
-            proc = subprocess.run(
-                argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=self.timings.step_timeout_real
-            )
+            with self.clock.real_time():  # a real process takes real time, whatever the clock's speed
+                proc = subprocess.run(
+                    argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=self.timings.step_timeout_real
+                )
         except subprocess.TimeoutExpired as exc:
             return StepRun(
                 "FAILED",

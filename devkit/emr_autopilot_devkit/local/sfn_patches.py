@@ -27,12 +27,22 @@ def on_execution_end(callback: Callable[[Any], None] | None) -> None:
 
 class _ScaledEvent(threading.Event):
     def wait(self, timeout: float | None = None) -> bool:
-        return super().wait(None if timeout is None else active_clock().real_seconds(timeout))
+        if timeout is None:
+            return super().wait()
+        return active_clock().wait_for(super().wait, timeout) or self.is_set()
 
 
 class _ScaledThread(threading.Thread):
     def join(self, timeout: float | None = None) -> None:
-        super().join(None if timeout is None else active_clock().real_seconds(timeout))
+        if timeout is None:
+            super().join()
+            return
+
+        def joined(real: float) -> bool:
+            super(_ScaledThread, self).join(real)
+            return not self.is_alive()
+
+        active_clock().wait_for(joined, timeout)
 
 
 def _threading_with(**overrides: Any) -> types.SimpleNamespace:
@@ -92,7 +102,7 @@ def install_patches() -> None:
 
     def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
         if wait_seconds > 0:
-            env.program_state_event.wait(active_clock().real_seconds(wait_seconds))
+            active_clock().wait_for(env.program_state_event.wait, wait_seconds)
 
     WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign]
 

@@ -240,6 +240,9 @@ class LocalStack:
             logging.getLogger("moto").setLevel(logging.CRITICAL)
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.server.start()
+        # moto's backends live in the process: without a reset, a second stack in the same process
+        # (a test suite) would see the first one's buckets, executions, clusters and schedules.
+        requests.post(f"{self.endpoint}/moto-api/reset", timeout=10)
         requests.post(
             f"{self.endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10
         )
