@@ -119,7 +119,7 @@ def run(job: str, input_uri: str | None, name: str | None, wait: bool, stack_nam
     from emr_autopilot.starter import DeadlineScheduler, ManualRunRequest, start_manual_run
 
     outputs = _outputs(stack_name, local)
-    region = boto3.session.Session().region_name or "us-east-1"
+    region = os.environ.get("AWS_REGION") or boto3.session.Session().region_name or "us-east-1"
     stack = StackContext(
         region=region,
         state_machine_arn=outputs["StateMachineArn"],
@@ -229,8 +229,12 @@ def local_up(port: int) -> None:
         click.echo(f"Local stack on {stack.endpoint}. In another shell:")
         click.echo(f"  export AWS_ENDPOINT_URL={stack.endpoint} AWS_ACCESS_KEY_ID=testing")
         click.echo(f"  export AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={REGION}")
+        click.echo("  # an upload under inspections/ starts a run by itself:")
         click.echo(f"  aws s3 cp data.csv s3://{stack.outputs['LandingBucketName']}/inspections/data.csv")
-        click.echo("  emr-autopilot run red-violations --local --input s3://.../inspections/data.csv")
+        click.echo("  # or start one by hand on any object:")
+        click.echo(
+            f"  emr-autopilot run red-violations --local --input s3://{stack.outputs['LandingBucketName']}/other/data.csv"
+        )
         for key, value in sorted(stack.outputs.items()):
             click.echo(f"  {key:28} {value}")
         click.echo("Ctrl-C to stop.")

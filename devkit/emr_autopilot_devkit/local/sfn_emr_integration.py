@@ -149,6 +149,10 @@ class StateTaskServiceEmr(StateTaskServiceCallback):
                 env.stack.append(result)
                 return
             clock.sleep(SYNC_POLL_SECONDS)
+        # Stopped (StopExecution) or out of time: yield an empty result, as moto's own .sync loop does.
+        # Returning nothing would leave the task's input on the stack as its "result", and the states
+        # after it would run on that and fail the execution (States.Runtime) instead of ending ABORTED.
+        env.stack.append(None)
 
     def _build_sync_resolver(
         self, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any

@@ -106,6 +106,19 @@ def install_patches() -> None:
 
     WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign]
 
+    original_error_output = execute_state.ExecutionState._construct_error_output_value
+
+    def construct_error_output_value(failure_event: Any) -> Any:
+        # When an execution is stopped during a Map iteration, moto's iteration worker passes the stopped
+        # program's error (a string, or None) as the MapIterationAborted event details; reading it as a
+        # dict raised AttributeError, and the stopped execution ended FAILED (States.Runtime), not ABORTED.
+        details = list(failure_event.event_details.values())
+        if len(details) == 1 and not isinstance(details[0], dict):
+            return {"Error": details[0] or "", "Cause": ""}
+        return original_error_output(failure_event)
+
+    execute_state.ExecutionState._construct_error_output_value = staticmethod(construct_error_output_value)  # type: ignore[method-assign]
+
     communication = moto_execution.BaseExecutionWorkerCommunication
     original_terminated = communication.terminated
 

@@ -142,7 +142,7 @@ def _describe_invocation(record: Invocation) -> str:
     runs = [f"{run['status']} {run['execution_name']}" for run in result.get("runs", [])]
     parts = runs + [f"unmatched {uri}" for uri in result.get("unmatched", [])]
     if "terminated" in result:
-        parts.append(f"{result.get('status')}; terminated {result['terminated'] or 'nothing'}")
+        parts.append(f"{result.get('execution_status')}; terminated {result['terminated'] or 'nothing'}")
     return f"{record.function}: " + ("; ".join(parts) or str(result.get("status", "ok")))
 
 

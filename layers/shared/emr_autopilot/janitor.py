@@ -7,6 +7,7 @@ cleans up then. It also sweeps after FAILED, in case the run's own cleanup could
 from __future__ import annotations
 
 import contextlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -31,6 +32,7 @@ class ExecutionStatusDetail(BaseModel):
     stopDate: int | None = None
     error: str | None = None
     cause: str | None = None
+    input: str | None = None
 
 
 class ExecutionStatusChange(BaseModel):
@@ -47,7 +49,7 @@ class ExecutionStatusChange(BaseModel):
 @dataclass
 class JanitorReport:
     execution_arn: str
-    status: str
+    execution_status: str
     terminated: list[str] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)
     notified: bool = False
@@ -81,13 +83,13 @@ def clusters_of_execution(execution_arn: str, run_name: str) -> list[dict[str, A
 
 def handle_execution_end(change: ExecutionStatusChange, topic_arn: str, schedule_group: str) -> JanitorReport:
     detail = change.detail
-    report = JanitorReport(execution_arn=detail.executionArn, status=detail.status)
+    report = JanitorReport(execution_arn=detail.executionArn, execution_status=detail.status)
     _delete_deadline(detail.executionArn, schedule_group)
     if detail.status in ("SUCCEEDED", "RUNNING"):
         return report
 
     emr = aws.client("emr")
-    job = "-"
+    job = _job_of(detail)
     for cluster in clusters_of_execution(detail.executionArn, detail.name):
         tags = {tag["Key"]: tag["Value"] for tag in cluster.get("Tags", [])}
         job = tags.get(TAG_JOB, job)
@@ -103,6 +105,14 @@ def handle_execution_end(change: ExecutionStatusChange, topic_arn: str, schedule
         _notify(change, report, topic_arn, job)
         report.notified = True
     return report
+
+
+def _job_of(detail: ExecutionStatusDetail) -> str:
+    """The job, from the execution input the run starter wrote (EventBridge includes it)."""
+    try:
+        return str(json.loads(detail.input or "{}")["run"]["job_name"])
+    except (ValueError, KeyError, TypeError):
+        return "-"
 
 
 def _delete_deadline(execution_arn: str, group: str) -> None:

@@ -326,7 +326,10 @@ class JobDefinition(_Model):
     output_uri: Templated = "s3://{curated_bucket}/{job_name}/{run_date}/{run_id}/"
     run_timeout: Duration = Field(default=timedelta(hours=2))
     notification_topic_arn: str | None = Field(
-        default=None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$"
+        default=None,
+        # The state machine role may publish to the stack's topic and to topics named emr-autopilot-*.
+        pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:emr-autopilot-[A-Za-z0-9_-]+$",
+        description="An SNS topic named emr-autopilot-* (default: the stack's topic).",
     )
 
     @field_validator("output_uri")
