@@ -120,17 +120,7 @@ def run(job: str, input_uri: str | None, name: str | None, wait: bool, stack_nam
 
     outputs = _outputs(stack_name, local)
     region = os.environ.get("AWS_REGION") or boto3.session.Session().region_name or "us-east-1"
-    stack = StackContext(
-        region=region,
-        state_machine_arn=outputs["StateMachineArn"],
-        landing_bucket=outputs["LandingBucketName"],
-        curated_bucket=outputs["CuratedBucketName"],
-        artifacts_bucket=outputs["ArtifactsBucketName"],
-        logs_bucket=outputs["LogsBucketName"],
-        notification_topic_arn=outputs["NotificationTopicArn"],
-        emr_service_role=outputs["EmrServiceRoleName"],
-        emr_instance_profile=outputs["EmrInstanceRoleName"],
-    )
+    stack = StackContext.from_stack_outputs(outputs, region)
     try:
         outcome = start_manual_run(
             load_catalog(outputs["ArtifactsBucketName"]),

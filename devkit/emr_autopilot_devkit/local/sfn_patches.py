@@ -68,6 +68,8 @@ def install_patches() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
     from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
     from moto.stepfunctions.parser.backend import execution as moto_execution
 
@@ -106,18 +108,17 @@ def install_patches() -> None:
 
     WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign]
 
-    original_error_output = execute_state.ExecutionState._construct_error_output_value
+    original_set_error = Environment.set_error
 
-    def construct_error_output_value(failure_event: Any) -> Any:
-        # When an execution is stopped during a Map iteration, moto's iteration worker passes the stopped
-        # program's error (a string, or None) as the MapIterationAborted event details; reading it as a
-        # dict raised AttributeError, and the stopped execution ended FAILED (States.Runtime), not ABORTED.
-        details = list(failure_event.event_details.values())
-        if len(details) == 1 and not isinstance(details[0], dict):
-            return {"Error": details[0] or "", "Cause": ""}
-        return original_error_output(failure_event)
+    def set_error(self: Any, error: Any) -> None:
+        # StopExecution is final. moto lets an error raised while a stopped program unwinds (e.g. from a
+        # Map iteration it aborts) replace the stopped state, so the execution ended FAILED, not ABORTED.
+        with self._state_mutex:
+            if isinstance(self._program_state, ProgramStopped):
+                return
+        original_set_error(self, error)
 
-    execute_state.ExecutionState._construct_error_output_value = staticmethod(construct_error_output_value)  # type: ignore[method-assign]
+    Environment.set_error = set_error  # type: ignore[method-assign]
 
     communication = moto_execution.BaseExecutionWorkerCommunication
     original_terminated = communication.terminated

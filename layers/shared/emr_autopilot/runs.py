@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -40,6 +41,21 @@ class StackContext(BaseModel):
     notification_topic_arn: str
     emr_service_role: str
     emr_instance_profile: str
+
+    @classmethod
+    def from_stack_outputs(cls, outputs: Mapping[str, str], region: str) -> StackContext:
+        """From the CloudFormation outputs of template.yaml (the CLI's view of a deployed stack)."""
+        return cls(
+            region=region,
+            state_machine_arn=outputs["StateMachineArn"],
+            landing_bucket=outputs["LandingBucketName"],
+            curated_bucket=outputs["CuratedBucketName"],
+            artifacts_bucket=outputs["ArtifactsBucketName"],
+            logs_bucket=outputs["LogsBucketName"],
+            notification_topic_arn=outputs["NotificationTopicArn"],
+            emr_service_role=outputs["EmrServiceRoleName"],
+            emr_instance_profile=outputs["EmrInstanceRoleName"],
+        )
 
     @property
     def artifacts_uri(self) -> str:
