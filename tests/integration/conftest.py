@@ -41,18 +41,25 @@ def local_stack() -> Iterator[StackFactory]:
 
 
 @pytest.fixture
-def stack(local_stack: StackFactory) -> LocalStack:
-    """A started local stack with the repository's jobs/ deployed."""
-    return local_stack()
+def stack(local_stack: StackFactory, jobs_dir: Callable[..., Path]) -> LocalStack:
+    """A started local stack with the sample job deployed."""
+    return local_stack(jobs_dir())
 
 
 @pytest.fixture
 def jobs_dir(tmp_path: Path) -> Callable[..., Path]:
-    """Write a jobs/ directory: the sample job (and its files) plus the given extra job definitions."""
+    """Write a jobs/ directory: the sample job (and its files) plus the given extra job definitions.
+
+    Only the sample job is copied from the repository, so other jobs added there cannot change what runs.
+    """
 
     def write(*jobs: dict[str, Any]) -> Path:
         target = tmp_path / "jobs"
-        shutil.copytree(JOBS_DIR, target, dirs_exist_ok=True)
+        target.mkdir(exist_ok=True)
+        shutil.copy(JOBS_DIR / f"{SAMPLE_JOB}.yaml", target)
+        shutil.copytree(
+            JOBS_DIR / SAMPLE_JOB.replace("-", "_"), target / SAMPLE_JOB.replace("-", "_"), dirs_exist_ok=True
+        )
         for job in jobs:
             (target / f"{job['name']}.yaml").write_text(yaml.safe_dump(job, sort_keys=False), encoding="utf-8")
         return target
@@ -65,15 +72,21 @@ def sample_job() -> dict[str, Any]:
     return loaded
 
 
+# A command-runner.jar command this machine does not have: the simulator simulates the step, taking
+# Timings.simulated_step virtual seconds on the fast clock (no real process runs).
+SIMULATED_COMMAND = ["hadoop", "jar", "/usr/lib/hadoop-mapreduce/hadoop-mapreduce-examples.jar", "pi", "10", "100"]
+
+
 def command_job(
     name: str,
-    commands: list[str],
+    commands: list[str | list[str]],
     *,
     step_concurrency: int = 1,
     run_timeout: str = "1h",
     step_timeout: str | None = None,
 ) -> dict[str, Any]:
-    """A job of `command` steps (`bash -c <command>`), named "step 1", "step 2", ...
+    """A job of `command` steps named "step 1", "step 2", ...: a string runs as `bash -c <string>`,
+    a list is the command line as is (e.g. SIMULATED_COMMAND).
 
     It reuses the sample job's cluster section and starts on objects under `<name>/` ending in .csv.
     """
@@ -81,7 +94,8 @@ def command_job(
     cluster["step_concurrency"] = step_concurrency
     steps = []
     for number, command in enumerate(commands, start=1):
-        step: dict[str, Any] = {"name": f"step {number}", "type": "command", "args": ["bash", "-c", command]}
+        args = ["bash", "-c", command] if isinstance(command, str) else command
+        step: dict[str, Any] = {"name": f"step {number}", "type": "command", "args": args}
         if step_timeout:
             step["timeout"] = step_timeout
         steps.append(step)

@@ -115,6 +115,8 @@ class EmrSimulator:
         self._clusters: dict[str, _ClusterSim] = {}
         self._running: dict[str, threading.Thread] = {}
         self._results: dict[str, StepRun] = {}
+        self._processes: dict[str, subprocess.Popen[str]] = {}  # step id -> its real process
+        self._worker = threading.local()
         self._pending_logs: list[tuple[float, Any, Any, StepRun]] = []
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -223,6 +225,14 @@ class EmrSimulator:
             sim.next_at = self.clock.timestamp() + self.timings.terminating
             cluster.last_state_change_reason = message
             cluster.state_change_reason_code = code
+            self._kill_processes(cluster)
+
+    def _kill_processes(self, cluster: Any) -> None:
+        """Instances shutting down stop what runs on them (and a real process holds the clock at 1x)."""
+        for step in cluster.steps:
+            process = self._processes.get(step.id)
+            if process is not None and step.state == "RUNNING":
+                process.kill()
 
     def on_cancel(self, cluster: Any, step_ids: list[str]) -> list[dict[str, str]]:
         infos = []
@@ -370,6 +380,7 @@ class EmrSimulator:
         sim.next_at = self.clock.timestamp() + self.timings.terminating
         cluster.last_state_change_reason = message
         cluster.state_change_reason_code = code
+        self._kill_processes(cluster)
 
     def _finish_termination(self, sim: _ClusterSim) -> None:
         cluster = sim.cluster
@@ -400,6 +411,7 @@ class EmrSimulator:
 
     # -- steps ---------------------------------------------------------------------------------
     def _execute(self, cluster: Any, step: Any) -> None:
+        self._worker.step_id = step.id
         try:
             run = self._run_step(cluster, step)
         except Exception as exc:
@@ -524,20 +536,29 @@ class EmrSimulator:
             "AWS_REGION": self.region,
             "PYTHONUNBUFFERED": "1",
         }
-        try:
-            with self.clock.real_time():  # a real process takes real time, whatever the clock's speed
-                proc = subprocess.run(
-                    argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=self.timings.step_timeout_real
-                )
-        except subprocess.TimeoutExpired as exc:
-            return StepRun(
-                "FAILED",
-                str(exc.stdout or ""),
-                str(exc.stderr or "") + "\nkilled: local step timeout\n",
-                self._controller(jar, args, -9),
-                simulated=False,
-                failure={"Reason": "Step timed out on the local runtime", "Message": "killed after timeout"},
+        step_id = getattr(self._worker, "step_id", "")
+        # A real process takes real time, whatever the clock's speed.
+        with self.clock.real_time():
+            process = subprocess.Popen(
+                argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
             )
+            self._processes[step_id] = process  # killed if its cluster terminates meanwhile
+            try:
+                stdout, stderr = process.communicate(timeout=self.timings.step_timeout_real)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                stdout, stderr = process.communicate()
+                return StepRun(
+                    "FAILED",
+                    stdout,
+                    stderr + "\nkilled: local step timeout\n",
+                    self._controller(jar, args, -9),
+                    simulated=False,
+                    failure={"Reason": "Step timed out on the local runtime", "Message": "killed after timeout"},
+                )
+            finally:
+                self._processes.pop(step_id, None)
+        proc = subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
         controller = self._controller(jar, args, proc.returncode)
         if proc.returncode == 0:
             return StepRun("COMPLETED", proc.stdout, proc.stderr, controller, simulated=False)

@@ -148,7 +148,8 @@ class StateTaskServiceEmr(StateTaskServiceCallback):
             if result is not None:
                 env.stack.append(result)
                 return
-            clock.sleep(SYNC_POLL_SECONDS)
+            # Wakes early when the execution is stopped, as a Wait state does.
+            clock.wait_for(env.program_state_event.wait, SYNC_POLL_SECONDS)
         # Stopped (StopExecution) or out of time: yield an empty result, as moto's own .sync loop does.
         # Returning nothing would leave the task's input on the stack as its "result", and the states
         # after it would run on that and fail the execution (States.Runtime) instead of ending ABORTED.
