@@ -482,10 +482,12 @@ class LocalStack:
     def invoke(self, function_logical_id: str, event: Any) -> Any:
         """Call a handler once, as `sam local invoke` would; raises what the handler raises."""
         function = self.functions[function_logical_id]
-        handler = function.load()
         context = LambdaContext(function.name)
         capture = io.StringIO()
-        with _environment(function.environment), self._lambda_output(capture):
+        # A handler runs in real time, like a real step: its cold start is not minutes of EMR time.
+        with self.clock.real_time():
+            handler = function.load()
+        with _environment(function.environment), self._lambda_output(capture), self.clock.real_time():
             try:
                 return handler(event, context)
             finally:
