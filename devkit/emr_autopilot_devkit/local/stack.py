@@ -192,6 +192,7 @@ class LocalStack:
         self.template = load_template(repo_root / "template.yaml")
         self.functions: dict[str, LocalFunction] = {}
         self.routes: dict[str, str] = {}  # rule ARN -> function logical id
+        self.function_schedules: dict[tuple[str, str], dict[str, Any]] = {}  # (function, event) -> properties
         self.invocations: list[Invocation] = []
         self.notifications: list[Notification] = []
         self.timeline: list[TimelineEntry] = []
@@ -310,6 +311,14 @@ class LocalStack:
                 resolver.refs[logical] = url
                 resolver.attributes[(logical, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{self.stack_name}-{logical}"
                 resolver.attributes[(logical, "QueueName")] = f"{self.stack_name}-{logical}"
+            elif kind == "AWS::DynamoDB::Table":
+                table = f"{self.stack_name}-{logical}"
+                resolver.refs[logical] = table
+                resolver.attributes[(logical, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table}"
+                resolver.attributes[(logical, "StreamArn")] = (
+                    f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table}/stream/local"
+                )
+                self._deploy_table(table, resource.get("Properties", {}), resolver)
             elif kind == "AWS::Scheduler::ScheduleGroup":
                 group = f"{self.stack_name}-{logical}"
                 sched.create_schedule_group(Name=group)
@@ -354,6 +363,26 @@ class LocalStack:
                 sns.subscribe(TopicArn=resolver.refs[logical], Protocol="sqs", Endpoint=inbox_arn)
         self.resolver = resolver
 
+    def _deploy_table(self, name: str, props: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(props)
+        request: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if request["BillingMode"] == "PROVISIONED":
+            request["ProvisionedThroughput"] = props["ProvisionedThroughput"]
+        dynamodb = self.client("dynamodb")
+        dynamodb.create_table(**request)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
+            )
+
     def _parameter_defaults(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for name, spec in self.template.get("Parameters", {}).items():
@@ -394,6 +423,10 @@ class LocalStack:
         self.functions[logical] = function
         events = self.client("events")
         for event_name, event in (props.get("Events") or {}).items():
+            if event.get("Type") in ("Schedule", "ScheduleV2"):
+                # Recurring schedules are fired on demand (fire_function_schedule), not by wall time.
+                self.function_schedules[(logical, event_name)] = resolver.resolve(event.get("Properties", {}))
+                continue
             if event.get("Type") not in ("EventBridgeRule", "CloudWatchEvent"):
                 continue
             pattern = resolver.resolve(event["Properties"]["Pattern"])
@@ -573,6 +606,31 @@ class LocalStack:
                         sched.delete_schedule(Name=summary["Name"], GroupName=group["Name"])
                     fired += 1
         return fired
+
+    def fire_function_schedule(self, function_logical_id: str, event_name: str | None = None) -> Invocation:
+        """Deliver one tick of a function's Schedule/ScheduleV2 event, as EventBridge would."""
+        matches = [
+            key for key in self.function_schedules if key[0] == function_logical_id and event_name in (None, key[1])
+        ]
+        if not matches:
+            raise KeyError(f"{function_logical_id} has no schedule event {event_name or ''}".strip())
+        props = self.function_schedules[matches[0]]
+        if props.get("Input"):
+            event = json.loads(props["Input"])
+        else:
+            event = {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": ACCOUNT_ID,
+                "time": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": REGION,
+                "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{self.stack_name}-{matches[0][1]}"],
+                "detail": {},
+            }
+        self._deliver(function_logical_id, event)
+        return self.invocations[-1]
 
     def fire_schedule(self, name: str, group: str | None = None, at: datetime | None = None) -> Any:
         """Fire a recurring schedule now, e.g. a job's cron, as EventBridge Scheduler would."""
