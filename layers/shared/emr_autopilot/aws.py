@@ -28,5 +28,21 @@ def client(service: str) -> Any:
     )
 
 
+@cache
+def _resource(service: str, region: str | None, endpoint: str | None) -> Any:
+    factory: Any = boto3.resource
+    return factory(service, region_name=region, endpoint_url=endpoint, config=RETRY_CONFIG)
+
+
+def resource(service: str) -> Any:
+    """A cached boto3 resource (DynamoDB's Table handles type conversion for the ledger)."""
+    return _resource(
+        service,
+        os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+        os.environ.get("AWS_ENDPOINT_URL"),
+    )
+
+
 def reset_clients() -> None:
     _client.cache_clear()
+    _resource.cache_clear()

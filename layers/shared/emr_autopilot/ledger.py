@@ -1,0 +1,240 @@
+"""The run ledger: every cluster, step and state change, in one DynamoDB table.
+
+Keys (single-table design):
+- ``pk=CLUSTER#<id>, sk=META``            the cluster: name, job, run id, state, reason, times
+- ``pk=CLUSTER#<id>, sk=STEP#<step id>``  a step: name, state, failure, times
+- ``pk=CLUSTER#<id>, sk=EVENT#<time>#<id>`` a timeline entry (expires after the TTL)
+- ``pk=CLUSTER#<id>, sk=DECISION#<time>#<kind>`` a decision about the cluster (e.g. the reaper's)
+- ``gsi1pk=RUNS, gsi1sk=<created time>#<cluster id>`` on META items: runs by time, newest first
+
+States only move forward: an event that arrives late (RUNNING after TERMINATED) is kept in the
+timeline but never overwrites a terminal state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from emr_autopilot import aws
+
+RUNS_INDEX = "gsi1"
+TIMELINE_TTL_DAYS = 90
+
+CLUSTER_ORDER = {
+    "STARTING": 1,
+    "BOOTSTRAPPING": 2,
+    "RUNNING": 3,
+    "WAITING": 3,
+    "TERMINATING": 4,
+    "TERMINATED": 5,
+    "TERMINATED_WITH_ERRORS": 5,
+}
+STEP_ORDER = {
+    "PENDING": 1,
+    "CANCEL_PENDING": 2,
+    "RUNNING": 2,
+    "COMPLETED": 3,
+    "CANCELLED": 3,
+    "FAILED": 3,
+    "INTERRUPTED": 3,
+}
+
+
+def _table(name: str) -> Any:
+    return aws.resource("dynamodb").Table(name)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _clean(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB takes no floats and no empty strings in key attributes; drop None values."""
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        if value is None:
+            continue
+        out[key] = Decimal(str(value)) if isinstance(value, float) else value
+    return out
+
+
+@dataclass(frozen=True)
+class ClusterChange:
+    cluster_id: str
+    state: str
+    at: datetime
+    event_id: str
+    name: str | None = None
+    job: str | None = None
+    run_id: str | None = None
+    reason_code: str | None = None
+    reason_message: str | None = None
+
+
+def record_cluster_change(table_name: str, change: ClusterChange) -> bool:
+    """Upsert the cluster; returns False when the state was older than what the ledger holds."""
+    table = _table(table_name)
+    rank = CLUSTER_ORDER.get(change.state, 0)
+    values: dict[str, Any] = {
+        ":state": change.state,
+        ":rank": rank,
+        ":at": _iso(change.at),
+        ":runs": "RUNS",
+    }
+    sets = ["#state = :state", "state_rank = :rank", "updated_at = :at", "gsi1pk = :runs"]
+    for field, value in (
+        ("cluster_name", change.name),
+        ("job", change.job),
+        ("run_id", change.run_id),
+        ("reason_code", change.reason_code),
+        ("reason_message", change.reason_message),
+    ):
+        if value:
+            values[f":{field}"] = value
+            sets.append(f"{field} = :{field}")
+    if rank >= CLUSTER_ORDER["TERMINATED"]:
+        values[":ended"] = _iso(change.at)
+        sets.append("ended_at = :ended")
+    # created_at / gsi1sk only on first sight, so the run keeps its place in the list.
+    values[":created"] = _iso(change.at)
+    values[":gsi1sk"] = f"{_iso(change.at)}#{change.cluster_id}"
+    sets += ["created_at = if_not_exists(created_at, :created)", "gsi1sk = if_not_exists(gsi1sk, :gsi1sk)"]
+    try:
+        table.update_item(
+            Key={"pk": f"CLUSTER#{change.cluster_id}", "sk": "META"},
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="attribute_not_exists(state_rank) OR state_rank <= :rank",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=values,
+        )
+    except table.meta.client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class StepChange:
+    cluster_id: str
+    step_id: str
+    state: str
+    at: datetime
+    name: str | None = None
+    action_on_failure: str | None = None
+    failure_reason: str | None = None
+    failure_message: str | None = None
+    log_file: str | None = None
+
+
+def record_step_change(table_name: str, change: StepChange) -> bool:
+    table = _table(table_name)
+    rank = STEP_ORDER.get(change.state, 0)
+    values: dict[str, Any] = {":state": change.state, ":rank": rank, ":at": _iso(change.at)}
+    sets = ["#state = :state", "state_rank = :rank", "updated_at = :at"]
+    for field, value in (
+        ("step_name", change.name),
+        ("action_on_failure", change.action_on_failure),
+        ("failure_reason", change.failure_reason),
+        ("failure_message", change.failure_message),
+        ("log_file", change.log_file),
+    ):
+        if value:
+            values[f":{field}"] = value
+            sets.append(f"{field} = :{field}")
+    if change.state == "RUNNING":
+        values[":started"] = _iso(change.at)
+        sets.append("started_at = if_not_exists(started_at, :started)")
+    if rank >= STEP_ORDER["COMPLETED"]:
+        values[":ended"] = _iso(change.at)
+        sets.append("ended_at = :ended")
+    try:
+        table.update_item(
+            Key={"pk": f"CLUSTER#{change.cluster_id}", "sk": f"STEP#{change.step_id}"},
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="attribute_not_exists(state_rank) OR state_rank <= :rank",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=values,
+        )
+    except table.meta.client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def record_event(
+    table_name: str, cluster_id: str, at: datetime, event_id: str, detail_type: str, summary: dict[str, Any]
+) -> None:
+    """A timeline entry; the same event id always lands on the same key, so a re-delivery is a no-op."""
+    expires = int(time.time() + timedelta(days=TIMELINE_TTL_DAYS).total_seconds())
+    _table(table_name).put_item(
+        Item=_clean(
+            {
+                "pk": f"CLUSTER#{cluster_id}",
+                "sk": f"EVENT#{_iso(at)}#{event_id}",
+                "detail_type": detail_type,
+                "event_id": event_id,
+                "at": _iso(at),
+                "expires_at": expires,
+                **summary,
+            }
+        )
+    )
+
+
+def record_decision(table_name: str, cluster_id: str, kind: str, detail: dict[str, Any], at: datetime) -> None:
+    """A decision about a cluster (the idle reaper's, for one), shown in its timeline."""
+    expires = int(time.time() + timedelta(days=TIMELINE_TTL_DAYS).total_seconds())
+    _table(table_name).put_item(
+        Item=_clean(
+            {
+                "pk": f"CLUSTER#{cluster_id}",
+                "sk": f"DECISION#{_iso(at)}#{kind}",
+                "kind": kind,
+                "at": _iso(at),
+                "expires_at": expires,
+                **detail,
+            }
+        )
+    )
+
+
+def get_cluster(table_name: str, cluster_id: str) -> dict[str, Any] | None:
+    item = _table(table_name).get_item(Key={"pk": f"CLUSTER#{cluster_id}", "sk": "META"}).get("Item")
+    return dict(item) if item else None
+
+
+def cluster_items(table_name: str, cluster_id: str) -> list[dict[str, Any]]:
+    """Everything about one cluster: META, steps, timeline and decisions."""
+    table = _table(table_name)
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(f"CLUSTER#{cluster_id}")}
+    while True:
+        page = table.query(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def list_runs(table_name: str, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+    """Clusters, newest first."""
+    table = _table(table_name)
+    condition: Any = Key("gsi1pk").eq("RUNS")
+    if since is not None:
+        condition = condition & Key("gsi1sk").gte(_iso(since))
+    kwargs: dict[str, Any] = {"IndexName": RUNS_INDEX, "KeyConditionExpression": condition, "ScanIndexForward": False}
+    while True:
+        page = table.query(**kwargs)
+        yield from page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def find_by_run_id(table_name: str, run_id: str) -> list[dict[str, Any]]:
+    return [item for item in list_runs(table_name) if item.get("run_id") == run_id]
