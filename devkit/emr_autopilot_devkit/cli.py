@@ -140,6 +140,59 @@ def run(job: str, input_uri: str | None, name: str | None, wait: bool, stack_nam
         sys.exit(0 if status == "SUCCEEDED" else 1)
 
 
+@main.group("runs", invoke_without_command=True)
+@click.option("--job", help="Only this job's runs.")
+@click.option(
+    "--status", type=click.Choice(["RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "ENDED"], case_sensitive=False)
+)
+@click.option("--since", help="Only runs started within this long, e.g. 7d, 12h, 90m.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@stack_option
+@local_option
+@click.pass_context
+def runs(
+    ctx: click.Context,
+    job: str | None,
+    status: str | None,
+    since: str | None,
+    limit: int,
+    as_json: bool,
+    stack_name: str | None,
+    local: bool,
+) -> None:
+    """List runs from the run ledger, newest first."""
+    if ctx.invoked_subcommand is not None:
+        ctx.ensure_object(dict)
+        ctx.obj.update(stack_name=stack_name, local=local)
+        return
+    from emr_autopilot_devkit.runs_view import format_table, list_runs, since_from
+
+    table = _outputs(stack_name, local)["RunLedgerTableName"]
+    try:
+        rows = list_runs(table, job=job, status=status, since=since_from(since), limit=limit)
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps([row.as_dict() for row in rows], indent=2) if as_json else format_table(rows))
+
+
+@runs.command("show")
+@click.argument("run_or_cluster_id")
+@stack_option
+@local_option
+@click.pass_context
+def runs_show(ctx: click.Context, run_or_cluster_id: str, stack_name: str | None, local: bool) -> None:
+    """One run's steps and timeline (by run id / execution name, or cluster id)."""
+    from emr_autopilot_devkit.runs_view import find_cluster, format_timeline
+
+    parent = ctx.obj or {}
+    table = _outputs(stack_name or parent.get("stack_name"), local or parent.get("local", False))["RunLedgerTableName"]
+    cluster_id = find_cluster(table, run_or_cluster_id)
+    if cluster_id is None:
+        _fail(f"no run or cluster {run_or_cluster_id!r} in the ledger")
+    click.echo(format_timeline(table, cluster_id))
+
+
 # -- local runtime ------------------------------------------------------------------------------
 @main.group()
 def local() -> None:

@@ -78,6 +78,8 @@ def run_demo(report_path: Path | None, out: TextIO, repo_root: Path | None = Non
             "violation_type" in n["message"] for n in bad.notifications if n["attributes"].get("severity") == "ERROR"
         )
 
+        _show_ledger(stack, say, good, bad)
+
         runs = [good, bad]
         passed = all(all(run.checks.values()) for run in runs)
         say()
@@ -90,6 +92,28 @@ def run_demo(report_path: Path | None, out: TextIO, repo_root: Path | None = Non
             report_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
             say(f"Report written to {report_path}.")
     return passed
+
+
+def _show_ledger(stack: LocalStack, say: _Printer, good: RunReport, bad: RunReport) -> None:
+    """What `emr-autopilot runs` and `runs show` print for these runs."""
+    from emr_autopilot_devkit.runs_view import format_table, format_timeline, list_runs
+
+    table = stack.outputs["RunLedgerTableName"]
+    rows = list_runs(table)
+    say("\n3. The run ledger (emr-autopilot runs):")
+    for line in format_table(rows).splitlines():
+        say(f"   {line}")
+    statuses = {row.run_id: row.status for row in rows}
+    good.checks["ledger shows the run SUCCEEDED"] = statuses.get(good.execution_name) == "SUCCEEDED"
+    bad.checks["ledger shows the run FAILED"] = statuses.get(bad.execution_name) == "FAILED"
+    if bad.cluster_id:
+        say(f"\n   emr-autopilot runs show {bad.execution_name}:")
+        for line in format_timeline(table, bad.cluster_id).splitlines():
+            say(f"   {line}")
+    step_notes = [n for n in bad.notifications if n["attributes"].get("event_type") == "STEP_FAILED"]
+    bad.checks["step failure notice has the reason and stderr tail"] = any(
+        "missing required column" in n["message"] and "Last lines of" in n["message"] for n in step_notes
+    )
 
 
 def _run(stack: LocalStack, say: _Printer, label: str, key: str, body: str) -> RunReport:

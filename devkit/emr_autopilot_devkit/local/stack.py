@@ -333,7 +333,8 @@ class LocalStack:
                 resolver.refs[logical] = f"/local/{self.stack_name}/{logical}"
                 resolver.attributes[(logical, "Arn")] = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/local/{logical}"
             elif kind == "AWS::Serverless::Function":
-                function_name = f"{self.stack_name}-{logical}"
+                explicit = resource.get("Properties", {}).get("FunctionName")
+                function_name = str(resolver.resolve(explicit)) if explicit else f"{self.stack_name}-{logical}"
                 resolver.refs[logical] = function_name
                 resolver.attributes[(logical, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function_name}"
             elif kind == "AWS::Serverless::StateMachine":

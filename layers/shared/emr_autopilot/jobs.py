@@ -20,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -58,6 +59,15 @@ def _parse_duration(value: Any) -> Any:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
+_DURATION_ADAPTER: TypeAdapter[timedelta] = TypeAdapter(Duration)
+
+
+def parse_duration(text: str) -> timedelta:
+    """'90m', '2h', '7d', '3600' or 'PT1H' as a timedelta; ValueError otherwise."""
+    try:
+        return _DURATION_ADAPTER.validate_python(text)
+    except ValidationError as exc:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90m, 2h, 7d)") from exc
 
 
 def format_duration(value: timedelta) -> str:

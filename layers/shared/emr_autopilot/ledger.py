@@ -78,8 +78,8 @@ class ClusterChange:
     reason_message: str | None = None
 
 
-def record_cluster_change(table_name: str, change: ClusterChange) -> bool:
-    """Upsert the cluster; returns False when the state was older than what the ledger holds."""
+def record_cluster_change(table_name: str, change: ClusterChange) -> dict[str, Any] | None:
+    """Upsert the cluster; returns the item, or None when the state was older than the ledger's."""
     table = _table(table_name)
     rank = CLUSTER_ORDER.get(change.state, 0)
     values: dict[str, Any] = {
@@ -107,7 +107,8 @@ def record_cluster_change(table_name: str, change: ClusterChange) -> bool:
     values[":gsi1sk"] = f"{_iso(change.at)}#{change.cluster_id}"
     sets += ["created_at = if_not_exists(created_at, :created)", "gsi1sk = if_not_exists(gsi1sk, :gsi1sk)"]
     try:
-        table.update_item(
+        response = table.update_item(
+            ReturnValues="ALL_NEW",
             Key={"pk": f"CLUSTER#{change.cluster_id}", "sk": "META"},
             UpdateExpression="SET " + ", ".join(sets),
             ConditionExpression="attribute_not_exists(state_rank) OR state_rank <= :rank",
@@ -115,8 +116,8 @@ def record_cluster_change(table_name: str, change: ClusterChange) -> bool:
             ExpressionAttributeValues=values,
         )
     except table.meta.client.exceptions.ConditionalCheckFailedException:
-        return False
-    return True
+        return None
+    return dict(response["Attributes"])
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,8 @@ class StepChange:
     log_file: str | None = None
 
 
-def record_step_change(table_name: str, change: StepChange) -> bool:
+def record_step_change(table_name: str, change: StepChange) -> dict[str, Any] | None:
+    """Upsert the step; returns the item, or None when the state was older than the ledger's."""
     table = _table(table_name)
     rank = STEP_ORDER.get(change.state, 0)
     values: dict[str, Any] = {":state": change.state, ":rank": rank, ":at": _iso(change.at)}
@@ -154,7 +156,8 @@ def record_step_change(table_name: str, change: StepChange) -> bool:
         values[":ended"] = _iso(change.at)
         sets.append("ended_at = :ended")
     try:
-        table.update_item(
+        response = table.update_item(
+            ReturnValues="ALL_NEW",
             Key={"pk": f"CLUSTER#{change.cluster_id}", "sk": f"STEP#{change.step_id}"},
             UpdateExpression="SET " + ", ".join(sets),
             ConditionExpression="attribute_not_exists(state_rank) OR state_rank <= :rank",
@@ -162,8 +165,8 @@ def record_step_change(table_name: str, change: StepChange) -> bool:
             ExpressionAttributeValues=values,
         )
     except table.meta.client.exceptions.ConditionalCheckFailedException:
-        return False
-    return True
+        return None
+    return dict(response["Attributes"])
 
 
 def record_event(

@@ -48,3 +48,7 @@ def console_cluster_url(region: str, cluster_id: str) -> str:
 
 def console_execution_url(region: str, execution_arn: str) -> str:
     return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
+
+
+def console_s3_url(bucket: str, prefix: str) -> str:
+    return f"https://s3.console.aws.amazon.com/s3/buckets/{bucket}?prefix={prefix}"

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from functools import cache
+from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from emr_autopilot.reactions import FollowUpScheduler, ReactionSettings
 from emr_autopilot.runs import StackContext
 
 
@@ -44,6 +49,42 @@ class RunStarterSettings(_Settings):
 class JanitorSettings(_Settings):
     notification_topic_arn: str
     schedule_group_name: str
+
+
+class EmrEventSettings(_Settings):
+    """The EMR event handler and the step-log follow-up share these."""
+
+    aws_region: str = "us-east-1"
+    ledger_table_name: str
+    idempotency_table_name: str
+    notification_topic_arn: str
+    notify_min_severity: Literal["INFO", "WARNING", "ERROR", "CRITICAL"] = "ERROR"
+    schedule_group_name: str
+    scheduler_role_arn: str
+    log_follow_up_function_arn: str
+    log_follow_up_delay_seconds: int = Field(default=300, ge=60, le=3600)
+    log_follow_up_max_attempts: int = Field(default=4, ge=1, le=24)
+
+    def reaction_settings(self, now: Callable[[], datetime] | None = None) -> ReactionSettings:
+        return ReactionSettings(
+            region=self.aws_region,
+            ledger_table=self.ledger_table_name,
+            topic_arn=self.notification_topic_arn,
+            min_severity=self.notify_min_severity,
+            follow_up=FollowUpScheduler(
+                group_name=self.schedule_group_name,
+                role_arn=self.scheduler_role_arn,
+                function_arn=self.log_follow_up_function_arn,
+                delay_seconds=self.log_follow_up_delay_seconds,
+                max_attempts=self.log_follow_up_max_attempts,
+                now=now,
+            ),
+        )
+
+
+@cache
+def emr_event_settings() -> EmrEventSettings:
+    return EmrEventSettings()  # values come from the environment
 
 
 @cache

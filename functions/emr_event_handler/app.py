@@ -1,0 +1,53 @@
+"""EMR event handler: every aws.emr event goes to the run ledger; failures are notified with why."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from emr_autopilot.emr_events import parse_emr_event
+from emr_autopilot.errors import InvalidEvent
+from emr_autopilot.idempotency import once
+from emr_autopilot.quarantine import quarantine
+from emr_autopilot.reactions import react
+from emr_autopilot.settings import emr_event_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+def _react(event: dict[str, Any]) -> dict[str, Any]:
+    settings = emr_event_settings()
+    envelope, detail = parse_emr_event(event)
+    reaction = react(envelope, detail, settings.reaction_settings())
+    metrics.add_dimension(name="job", value=reaction.job or "none")
+    for name, unit, value in reaction.metrics:
+        metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
+    if not envelope.known:
+        metrics.add_metric(name="UnknownEventTypes", unit=MetricUnit.Count, value=1)
+    return reaction.as_dict()
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    settings = emr_event_settings()
+    event_id = event.get("id", "-") if isinstance(event, dict) else "-"
+    try:
+        parse_emr_event(event)
+    except InvalidEvent as exc:
+        # Retrying cannot fix the input: keep it in the DLQ and return, so Lambda does not retry.
+        logger.error("event rejected", extra={"event_id": event_id, "reason": str(exc)})
+        metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
+        quarantine(os.environ["DEAD_LETTER_QUEUE_URL"], "emr_event_handler", event, str(exc))
+        return {"status": "rejected", "event_id": event_id, "reason": str(exc)}
+    # A re-delivered event (same id) returns the first result: no second ledger write or notification.
+    result = once(_react, settings.idempotency_table_name, "id", context, "emr-event")(event=event)
+    logger.info("event handled", extra={"event_id": event_id, **result})
+    return {"status": "ok", **result}

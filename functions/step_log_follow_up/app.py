@@ -1,0 +1,47 @@
+"""Step log follow-up: a failed step's log reached S3 late; send its digest, look again, or give up."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from emr_autopilot.idempotency import once
+from emr_autopilot.quarantine import quarantine
+from emr_autopilot.reactions import FollowUpRequest, follow_up_logs
+from emr_autopilot.settings import emr_event_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+def _follow_up(event: dict[str, Any]) -> dict[str, Any]:
+    outcome = follow_up_logs(
+        FollowUpRequest.model_validate(event).to_follow_up(), emr_event_settings().reaction_settings()
+    )
+    metrics.add_metric(name="StepLogFollowUps", unit=MetricUnit.Count, value=1)
+    return {"outcome": outcome}
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    settings = emr_event_settings()
+    try:
+        FollowUpRequest.model_validate(event)
+    except ValidationError as exc:
+        logger.error("event rejected", extra={"reason": str(exc)})
+        metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
+        quarantine(os.environ["DEAD_LETTER_QUEUE_URL"], "step_log_follow_up", event, str(exc))
+        return {"status": "rejected"}
+    # Scheduler delivers at least once: one digest per step and attempt.
+    key = "[cluster_id, step_id, attempt]"
+    result = once(_follow_up, settings.idempotency_table_name, key, context, "step-log")(event=event)
+    logger.info("follow-up", extra={**event, **result})
+    return {"status": "ok", **result}

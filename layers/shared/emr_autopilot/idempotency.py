@@ -1,0 +1,32 @@
+"""At-least-once delivery made exactly-once for our side effects, with powertools' idempotency."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from emr_autopilot import aws
+
+ONE_DAY = 86400
+
+
+@cache
+def _store(table_name: str) -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=aws.client("dynamodb"))
+
+
+def once(
+    function: Callable[..., Any], table_name: str, key_jmespath: str, context: Any, prefix: str
+) -> Callable[..., Any]:
+    """`function(event=...)` runs once per key; a repeat returns the first result without running."""
+    config = IdempotencyConfig(event_key_jmespath=key_jmespath, expires_after_seconds=ONE_DAY, lambda_context=context)
+    return idempotent_function(
+        function, data_keyword_argument="event", persistence_store=_store(table_name), config=config, key_prefix=prefix
+    )
