@@ -352,6 +352,12 @@ class LocalStack:
                 self._deploy_state_machine(logical, resource, resolver)
             elif resource["Type"] == "AWS::Serverless::Function":
                 self._deploy_function(logical, resolver)
+            elif resource["Type"] == "AWS::CloudWatch::Dashboard":
+                props = resolver.resolve(resource["Properties"])
+                json.loads(props["DashboardBody"])  # a broken body fails here, not at deploy time in AWS
+                self.client("cloudwatch").put_dashboard(
+                    DashboardName=props["DashboardName"], DashboardBody=props["DashboardBody"]
+                )
 
         self.outputs = {
             key: str(resolver.resolve(output["Value"])) for key, output in template.get("Outputs", {}).items()
