@@ -46,6 +46,11 @@ def cluster_of(stack: LocalStack, execution: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def run_notices(stack: LocalStack) -> list[Any]:
+    """The pipeline's own notices (event_type RUN_*), not the EMR event handler's (STEP_FAILED, ...)."""
+    return [n for n in stack.notifications if n.attributes.get("event_type", "").startswith("RUN_")]
+
+
 def states_entered(history: list[dict[str, Any]]) -> list[str]:
     return [event["stateEnteredEventDetails"]["name"] for event in history if event["type"].endswith("StateEntered")]
 
@@ -148,8 +153,8 @@ def test_a_failed_step_stops_the_run_and_later_steps_never_start(
     # And the cluster was terminated by the run itself
     assert cluster["Status"]["State"] == "TERMINATED"
 
-    # And one FAILED notification names RunSteps and the failure
-    notification = only(stack.notifications)
+    # And one FAILED notification names RunSteps and the failure (the EMR event handler sends its own)
+    notification = only(run_notices(stack))
     assert notification.subject == "[emr-autopilot] FAILED three-steps in RunSteps"
     assert notification.attributes["state"] == "RunSteps"
     assert notification.attributes["cluster_id"] == cluster["Id"]
@@ -166,7 +171,7 @@ def test_malformed_input_fails_the_step_for_real_and_its_stderr_is_in_the_logs(s
     execution = only(stack.executions())
     assert execution["status"] == "FAILED"
     assert "missing required column(s): violation_type" in execution["cause"]
-    notification = only(stack.notifications)
+    notification = only(run_notices(stack))
     assert notification.attributes["state"] == "RunSteps"
     assert "missing required column(s): violation_type" in notification.message
 
@@ -207,8 +212,8 @@ def test_a_cluster_that_never_starts_fails_the_run(stack: LocalStack, fault: str
     assert cluster["Status"]["StateChangeReason"]["Code"] == code
     assert stack.steps(cluster["Id"]) == []
 
-    # And the notification says why
-    notification = only(stack.notifications)
+    # And the run's notification says why (the EMR event handler sends its own, too)
+    notification = only(run_notices(stack))
     assert notification.attributes["state"] == "CreateCluster"
     assert code in notification.message
     assert words in notification.message

@@ -18,8 +18,10 @@ ONE_DAY = 86400
 
 
 @cache
-def _store(table_name: str) -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=aws.client("dynamodb"))
+def _store(table_name: str, client: Any) -> DynamoDBPersistenceLayer:
+    # Keyed by the client too: aws.client() is per endpoint, so a second local stack in one process
+    # (a test suite) gets a store that talks to it, not to the first stack's stopped emulator.
+    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
 
 
 def once(
@@ -28,5 +30,9 @@ def once(
     """`function(event=...)` runs once per key; a repeat returns the first result without running."""
     config = IdempotencyConfig(event_key_jmespath=key_jmespath, expires_after_seconds=ONE_DAY, lambda_context=context)
     return idempotent_function(
-        function, data_keyword_argument="event", persistence_store=_store(table_name), config=config, key_prefix=prefix
+        function,
+        data_keyword_argument="event",
+        persistence_store=_store(table_name, aws.client("dynamodb")),
+        config=config,
+        key_prefix=prefix,
     )

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from emr_autopilot import aws, ledger, notifications
+from emr_autopilot import aws, ledger, notifications, runs
 from emr_autopilot.emr_events import (
     SEVERITY_RANK,
     AutoScalingPolicyStateChangeDetail,
@@ -114,13 +114,8 @@ def react(envelope: EmrEvent, detail: Any, settings: ReactionSettings) -> Reacti
     reaction.job = context.job if context else None
     at = envelope.time.astimezone(UTC)
 
-    if isinstance(detail, ClusterStateChangeDetail):
-        _on_cluster(envelope, detail, context, settings, reaction, at)
-    elif isinstance(detail, StepStatusChangeDetail):
-        _on_step(envelope, detail, context, settings, reaction, at)
-    else:
-        _on_other(envelope, detail, context, settings, reaction)
-
+    # Every write comes before the notification: if a write fails, Lambda's retry runs the whole
+    # reaction again, and a notification already sent would go out twice.
     if reaction.cluster_id:
         ledger.record_event(
             settings.ledger_table,
@@ -131,6 +126,13 @@ def react(envelope: EmrEvent, detail: Any, settings: ReactionSettings) -> Reacti
             _summary(envelope.detail),
         )
         reaction.recorded = True
+
+    if isinstance(detail, ClusterStateChangeDetail):
+        _on_cluster(envelope, detail, context, settings, reaction, at)
+    elif isinstance(detail, StepStatusChangeDetail):
+        _on_step(envelope, detail, context, settings, reaction, at)
+    else:
+        _on_other(envelope, detail, context, settings, reaction)
     return reaction
 
 
@@ -171,7 +173,8 @@ def _on_cluster(
     reaction.stale = item is None
     if detail.state in ("TERMINATED", "TERMINATED_WITH_ERRORS") and item and item.get("created_at"):
         lifetime = (at - _parse_time(item["created_at"])).total_seconds()
-        reaction.metrics.append(("ClusterLifetimeSeconds", "Seconds", max(lifetime, 0.0)))
+        if lifetime > 0:  # 0 when the ledger first saw the cluster at its end: no start to measure from
+            reaction.metrics.append(("ClusterLifetimeSeconds", "Seconds", lifetime))
     if detail.state == "TERMINATED_WITH_ERRORS":
         reaction.category = "CLUSTER_FAILED"
         reaction.metrics.append(("ClusterFailed", "Count", 1))
@@ -201,9 +204,17 @@ def _on_step(
     at: datetime,
 ) -> None:
     failure: dict[str, Any] = {}
+    unavailable: str | None = None
     if detail.state == "FAILED":
-        described = aws.client("emr").describe_step(ClusterId=detail.clusterId, StepId=detail.stepId)["Step"]
-        failure = described.get("Status", {}).get("FailureDetails") or {}
+        emr = aws.client("emr")
+        try:
+            described = emr.describe_step(ClusterId=detail.clusterId, StepId=detail.stepId)["Step"]
+        except emr.exceptions.InvalidRequestException as exc:
+            # EMR no longer knows the cluster or step (older than two months, or an event from elsewhere):
+            # a retry cannot change that, so the failure is recorded and notified without its details.
+            unavailable = exc.response.get("Error", {}).get("Message") or "unknown cluster or step"
+        else:
+            failure = described.get("Status", {}).get("FailureDetails") or {}
     item = ledger.record_step_change(
         settings.ledger_table,
         ledger.StepChange(
@@ -233,7 +244,9 @@ def _on_step(
     body = [
         f"Step '{detail.name}' ({detail.stepId}) FAILED on cluster {detail.clusterId}.",
         "",
-        f"Reason: {failure.get('Reason') or 'EMR gave no reason (see the log below)'}",
+        f"Reason: {failure.get('Reason') or 'EMR gave no reason (see the log below)'}"
+        if unavailable is None
+        else f"Reason: step details unavailable (DescribeStep: {unavailable})",
         f"Message: {failure.get('Message') or detail.message or '-'}",
         f"ActionOnFailure: {detail.actionOnFailure or '-'}",
         *_context_lines(context),
@@ -250,6 +263,8 @@ def _on_step(
             reaction.follow_up_scheduled = settings.follow_up.schedule(
                 FollowUp(detail.clusterId, detail.stepId, detail.name, location.uri, reaction.job, attempt=1)
             )
+    elif context is None:
+        body.append("The step's log cannot be located: EMR does not know the cluster (DescribeCluster).")
     else:
         body.append("The cluster has no LogUri, so EMR keeps no step logs in S3.")
     body += [
@@ -365,7 +380,8 @@ def _notify(
 def _label(context: ClusterContext | None, cluster_id: str, name: str) -> str:
     if context and context.job:
         return f"{context.job} ({cluster_id})"
-    return f"{name or (context.name if context else '')} ({cluster_id})".strip()
+    name = name or (context.name if context else "")
+    return f"{name} ({cluster_id})" if name else cluster_id
 
 
 def _context_lines(context: ClusterContext | None) -> list[str]:
@@ -428,12 +444,12 @@ class FollowUpScheduler:
     function_arn: str
     delay_seconds: int = 300
     max_attempts: int = 4
-    now: Any = None  # a clock for tests and the local runtime; datetime.now(UTC) otherwise
+    now: Any = None  # a clock for tests; runs.now() otherwise (the local runtime's fast clock, as for deadlines)
 
     def schedule(self, follow_up: FollowUp) -> bool:
         if follow_up.attempt > self.max_attempts:
             return False
-        when = (self.now() if self.now else datetime.now(UTC)) + timedelta(seconds=self.delay_seconds)
+        when = (self.now() if self.now else runs.now()) + timedelta(seconds=self.delay_seconds)
         key = f"{follow_up.cluster_id}/{follow_up.step_id}/{follow_up.attempt}"
         scheduler = aws.client("scheduler")
         try:
@@ -481,7 +497,8 @@ def follow_up_logs(follow_up: FollowUp, settings: ReactionSettings) -> str:
     body = [
         f"The log of step '{follow_up.step_name}' ({follow_up.step_id}) never appeared at {follow_up.log_uri}"
         f" (looked {follow_up.attempt} times over about {waited} minutes).",
-        "Possible causes: the cluster ended before EMR uploaded it, or the LogUri bucket is not writable by EMR.",
+        "Possible causes: the cluster ended before EMR uploaded it, the LogUri bucket is not writable by EMR,"
+        " or this function may not read it (s3:GetObject).",
     ]
     _notify(
         settings,

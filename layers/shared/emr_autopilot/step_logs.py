@@ -13,8 +13,11 @@ MAX_LOG_BYTES = 8 * 1024 * 1024  # a bigger log is read only up to this, compres
 
 _SECRETS = [
     re.compile(r"(AKIA|ASIA)[0-9A-Z]{16}"),
-    re.compile(r"(?i)(aws_secret_access_key|secret|password|passwd|token|api[_-]?key)(\s*[=:]\s*)(\S+)"),
-    re.compile(r"(?i)(authorization:\s*)(\S+\s+)?\S+"),
+    # A key name may go on (fs.s3a.secret.key=, SECRET_KEY=) and be quoted ("password": "...").
+    re.compile(
+        r"(?i)((?:secret|password|passwd|token|api[_-]?key)[\w.-]*[\"']?\s*[=:]\s*)(\"[^\"\n]*\"?|'[^'\n]*'?|\S+)"
+    ),
+    re.compile(r"(?i)(authorization:\s*)\S.*"),  # the rest of the line: scheme, credential, signature
 ]
 
 
@@ -49,7 +52,7 @@ def parse_s3_uri(uri: str) -> LogLocation | None:
 def redact(text: str) -> str:
     """Mask what looks like a credential before a log line leaves the account in a notification."""
     text = _SECRETS[0].sub("[redacted-access-key]", text)
-    text = _SECRETS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
+    text = _SECRETS[1].sub(lambda m: f"{m.group(1)}[redacted]", text)
     return _SECRETS[2].sub(lambda m: f"{m.group(1)}[redacted]", text)
 
 
@@ -61,7 +64,9 @@ def read_tail(location: LogLocation, lines: int = TAIL_LINES) -> str | None:
     except s3.exceptions.NoSuchKey:
         return None
     except s3.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "InvalidRange"):
+        # Without s3:ListBucket (the functions have GetObject on */*/steps/* only), S3 answers a missing
+        # key with 403 AccessDenied, not 404: that is "not there yet" too, not a reason to lose the notice.
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "InvalidRange", "AccessDenied", "403"):
             return None
         raise
     raw = response["Body"].read()
