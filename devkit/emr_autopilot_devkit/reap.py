@@ -1,0 +1,93 @@
+"""`emr-autopilot reap`: the idle reaper's decisions from your machine, as a table or as JSON.
+
+It calls the same code as the scheduled reaper (emr_autopilot.reaper.reap), with your credentials,
+and neither notifies nor writes the ledger. Against `local up` it needs the local runtime's virtual
+time, which `local up` shares in .local-runtime/clock.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from emr_autopilot.reaper import ClusterDecision, ReapReport
+
+CLOCK_FILE = Path(".local-runtime/clock.json")
+
+
+# -- the local runtime's virtual time, shared with other processes --------------------------------
+def write_local_clock(clock: Any, path: Path = CLOCK_FILE) -> None:
+    state = {"virtual": clock.now().isoformat(), "wall": time.time(), "speedup": clock.speedup}
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(state), encoding="utf-8")
+    os.replace(partial, path)  # readers never see half a file
+
+
+def local_now(path: Path = CLOCK_FILE) -> datetime | None:
+    """The virtual "now" of the running `local up`: off by at most its refresh interval x speedup."""
+    if not path.exists():
+        return None
+    state = json.loads(path.read_text(encoding="utf-8"))
+    elapsed = (time.time() - float(state["wall"])) * float(state["speedup"])
+    return datetime.fromisoformat(state["virtual"]) + timedelta(seconds=elapsed)
+
+
+class LocalUpCompanion:
+    """Called on every round of `local up`: writes IsIdle datapoints and shares the clock, a few times a second."""
+
+    def __init__(self, stack: Any, interval: float = 0.25, path: Path = CLOCK_FILE) -> None:
+        self.stack = stack
+        self.interval = interval
+        self.path = path
+        self._next = 0.0
+
+    def __call__(self) -> None:
+        if time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + self.interval
+        self.stack.simulator.publish_idle_metrics()
+        write_local_clock(self.stack.clock, self.path)
+
+    def close(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+# -- output -----------------------------------------------------------------------------------------
+def _idle(decision: ClusterDecision) -> str:
+    return "-" if decision.idle_minutes is None else f"{decision.idle_minutes:.0f}"
+
+
+def format_table(report: ReapReport) -> str:
+    heal = report.config.heal
+    header = ["CLUSTER", "NAME", "STATE", "IDLE MIN", "DECISION", "REASON"] + (["HEAL"] if heal else [])
+    rows = [
+        [d.cluster_id, d.name[:32], d.state, _idle(d), d.action, d.reason] + ([d.heal or "-"] if heal else [])
+        for d in report.decisions
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header) - 1)]
+    lines = [
+        "  ".join([*(str(cell).ljust(width) for cell, width in zip(row[:-1], widths, strict=True)), str(row[-1])])
+        for row in [header, *rows]
+    ]
+    lines.append("")
+    lines.append(f"{report.summary_line()} ({report.config.describe()}).")
+    if report.acted:
+        lines.append(
+            f"Estimated hourly cost {'that would be ' if report.config.dry_run else ''}avoided: "
+            f"~${report.hourly_cost_avoided:.2f}/h ({report.cost_label}; Spot priced at on-demand)."
+        )
+    return "\n".join(lines)
+
+
+def report_json(report: ReapReport) -> str:
+    return json.dumps(report.as_dict(), indent=2, default=str)
+
+
+def scan_time(local: bool) -> datetime | None:
+    if local:
+        return local_now()
+    return datetime.now(UTC)

@@ -1,0 +1,113 @@
+"""What an EMR cluster costs per hour: an ESTIMATE from its instances and a price table shipped as data.
+
+Always shown labelled as an estimate: one region's list prices (data/ec2_on_demand_prices.json),
+Spot instances priced at on-demand (an upper bound), no Savings Plans, Reserved Instances, EBS or
+data transfer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+PRICES_PATH = Path(__file__).parent / "data" / "ec2_on_demand_prices.json"
+LIVE_INSTANCE_STATES = ["AWAITING_FULFILLMENT", "PROVISIONING", "BOOTSTRAPPING", "RUNNING"]
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    region: str
+    as_of: str
+    hourly: dict[str, float]  # instance type -> EC2 on-demand + EMR, USD per instance-hour
+    normalized_instance_hour_usd: float
+
+    @property
+    def label(self) -> str:
+        return f"estimate: {self.region} on-demand list prices as of {self.as_of}"
+
+
+@cache
+def price_table(path: Path = PRICES_PATH) -> PriceTable:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return PriceTable(
+        region=data["region"],
+        as_of=data["as_of"],
+        hourly={name: float(item["ec2"]) + float(item["emr"]) for name, item in data["instances"].items()},
+        normalized_instance_hour_usd=float(data["normalized_instance_hour_usd"]),
+    )
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    hourly_usd: float | None
+    basis: str  # "instances", "normalized instance hours" or "unknown"
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"hourly_usd": self.hourly_usd, "basis": self.basis, "detail": self.detail}
+
+
+def estimate_from_instances(instances: list[tuple[str, str]], table: PriceTable) -> CostEstimate:
+    """instances: (instance type, market) per running instance."""
+    counts = Counter(instances)
+    priced = 0.0
+    parts, unpriced = [], []
+    for (instance_type, market), count in sorted(counts.items()):
+        price = table.hourly.get(instance_type)
+        label = f"{count}x {instance_type}" + (" (Spot, priced at on-demand)" if market == "SPOT" else "")
+        if price is None:
+            unpriced.append(label)
+            continue
+        priced += price * count
+        parts.append(label)
+    detail = ", ".join(parts)
+    if unpriced:
+        # Counting only what the table knows understates the cost; say so rather than guess.
+        detail += ("; " if detail else "") + "not in the price table: " + ", ".join(unpriced)
+    return CostEstimate(round(priced, 4) if parts else None, "instances", detail)
+
+
+def estimate_from_normalized_hours(normalized_hours: int, hours_up: float, table: PriceTable) -> CostEstimate:
+    """EMR counts NormalizedInstanceHours per started instance-hour, so divide by whole hours up."""
+    if normalized_hours <= 0 or hours_up <= 0:
+        return CostEstimate(None, "unknown", "no instance types and no NormalizedInstanceHours")
+    per_hour = normalized_hours / max(1, math.ceil(hours_up))
+    return CostEstimate(
+        round(per_hour * table.normalized_instance_hour_usd, 4),
+        "normalized instance hours",
+        f"{normalized_hours} normalized instance-hours over {math.ceil(hours_up)} h",
+    )
+
+
+def cluster_instances(emr: Any, cluster: dict[str, Any]) -> list[tuple[str, str]]:
+    """(type, market) of each running instance: one ListInstanceGroups call, or ListInstances for fleets
+    (a fleet's instance types are only known per instance)."""
+    cluster_id = cluster["Id"]
+    found: list[tuple[str, str]] = []
+    if cluster.get("InstanceCollectionType") == "INSTANCE_FLEET":
+        for page in emr.get_paginator("list_instances").paginate(
+            ClusterId=cluster_id, InstanceStates=LIVE_INSTANCE_STATES
+        ):
+            found += [
+                (i["InstanceType"], i.get("Market", "ON_DEMAND")) for i in page["Instances"] if "InstanceType" in i
+            ]
+        return found
+    for page in emr.get_paginator("list_instance_groups").paginate(ClusterId=cluster_id):
+        for group in page["InstanceGroups"]:
+            running = int(group.get("RunningInstanceCount", 0))
+            found += [(group["InstanceType"], group.get("Market", "ON_DEMAND"))] * running
+    return found
+
+
+def estimate_cluster(emr: Any, cluster: dict[str, Any], hours_up: float, table: PriceTable) -> CostEstimate:
+    instances = cluster_instances(emr, cluster)
+    if instances:
+        estimate = estimate_from_instances(instances, table)
+        if estimate.hourly_usd is not None:
+            return estimate
+    return estimate_from_normalized_hours(int(cluster.get("NormalizedInstanceHours") or 0), hours_up, table)
