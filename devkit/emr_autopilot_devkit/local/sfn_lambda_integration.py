@@ -1,0 +1,79 @@
+"""`arn:aws:states:::lambda:invoke` for moto's ASL interpreter, served by the in-process handlers.
+
+moto's own Lambda integration (state_task_service_lambda.py) invokes through moto's Lambda
+backend, which runs functions in Docker. Here the Task calls the template's real handler in this
+process, through the active LocalStack. A handler's exception comes back the way Lambda reports
+an unhandled error: FunctionError with {"errorType": <exception class name>, ...}, so an ASL
+Retry or Catch on a domain exception (ClusterNotReady, LivyUnavailable, ...) matches by name.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from typing import Any, Protocol
+
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils import (
+    LambdaFunctionErrorException,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+    StateTaskServiceLambda,
+)
+
+
+class FunctionHost(Protocol):
+    """What this needs of LocalStack: its functions and a way to call one."""
+
+    functions: dict[str, Any]
+
+    def invoke(self, function_logical_id: str, event: Any) -> Any: ...
+
+
+_host: FunctionHost | None = None
+
+
+def activate(host: FunctionHost | None) -> None:
+    global _host
+    _host = host
+
+
+def _logical_id(host: FunctionHost, function_name: str) -> str:
+    # FunctionName may be a name, a full ARN or a partial ARN, optionally with a qualifier.
+    name = function_name.split(":function:")[-1].split(":")[0]
+    for logical, function in host.functions.items():
+        if name in (function.name, logical):
+            return logical
+    raise LambdaFunctionErrorException(
+        "Unhandled",
+        json.dumps({"errorType": "ResourceNotFoundException", "errorMessage": f"Function not found: {function_name}"}),
+    )
+
+
+def invoke_in_process(function_name: str, payload: bytes | None) -> Any:
+    host = _host
+    if host is None:
+        raise RuntimeError("no local stack is active to run Lambda tasks")
+    logical = _logical_id(host, function_name)
+    event = json.loads(payload.decode("utf-8")) if payload else {}
+    try:
+        result = host.invoke(logical, event)
+    except Exception as exc:
+        error = {
+            "errorType": type(exc).__name__,
+            "errorMessage": str(exc),
+            "stackTrace": traceback.format_exception(exc)[-3:],
+        }
+        raise LambdaFunctionErrorException("Unhandled", json.dumps(error)) from exc
+    # What Lambda returns is JSON: the interpreter must see what a real invocation would give it.
+    return json.loads(json.dumps(result, default=str))
+
+
+class StateTaskServiceLocalLambda(StateTaskServiceLambda):
+    def _eval_service_task(
+        self, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any
+    ) -> None:
+        if _host is None:  # no local stack: moto's own behaviour
+            super()._eval_service_task(env, resource_runtime_part, normalised_parameters, state_credentials)
+            return
+        payload = invoke_in_process(normalised_parameters["FunctionName"], normalised_parameters.get("Payload"))
+        env.stack.append({"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": payload})

@@ -1,0 +1,35 @@
+"""Livy path, KillBatch: DELETE a batch that ran past its time, so it does not run on unattended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from emr_autopilot.livy_batches import BatchRequest, kill_batch, parse_event
+from emr_autopilot.settings import livy_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    request = parse_event(BatchRequest, event)
+    result = kill_batch(request, livy_settings())
+    logger.info(
+        "batch killed",
+        extra={
+            "cluster_id": request.cluster_id,
+            "batch_id": result["id"],
+            "deleted": result["deleted"],
+            "state_before": result["state_before"],
+        },
+    )
+    metrics.add_metric(name="LivyBatchesKilled", unit=MetricUnit.Count, value=1 if result["deleted"] else 0)
+    return result

@@ -1,0 +1,27 @@
+"""Livy path, ResolveCluster: the run's input checked and completed, the cluster's Livy endpoint found."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from emr_autopilot.livy_batches import ResolveRequest, parse_event, resolve_run
+from emr_autopilot.settings import livy_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    # Errors (ClusterNotReady, LivyNotInstalled, ClusterGone, InvalidLivyRequest) reach the ASL by name.
+    document = resolve_run(parse_event(ResolveRequest, event), livy_settings())
+    logger.info("cluster resolved", extra={"cluster_id": document["cluster_id"], "livy": document["livy"]["url"]})
+    metrics.add_metric(name="LivyRunsResolved", unit=MetricUnit.Count, value=1)
+    return document

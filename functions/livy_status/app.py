@@ -1,0 +1,31 @@
+"""Livy path, CheckBatch: the batch's state; once final, its log tail and YARN's verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from emr_autopilot.livy_batches import BatchRequest, batch_status, parse_event
+from emr_autopilot.settings import livy_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    request = parse_event(BatchRequest, event)
+    status = batch_status(request, livy_settings())
+    summary = {key: status[key] for key in ("id", "state", "outcome", "app_id", "yarn_note")}
+    logger.info("batch checked", extra={"cluster_id": request.cluster_id, **summary})
+    metrics.add_metric(name="LivyBatchChecks", unit=MetricUnit.Count, value=1)
+    if status["outcome"] != "running":
+        name = "LivyBatchesSucceeded" if status["outcome"] == "succeeded" else "LivyBatchesFailed"
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    return status

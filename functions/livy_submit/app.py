@@ -1,0 +1,35 @@
+"""Livy path, SubmitBatch: POST /batches, or find the batch a previous attempt already submitted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from emr_autopilot.livy_batches import SubmitRequest, parse_event, submit_batch
+from emr_autopilot.settings import livy_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    request = parse_event(SubmitRequest, event)
+    batch = submit_batch(request, livy_settings())
+    logger.info(
+        "batch submitted",
+        extra={
+            "cluster_id": request.cluster_id,
+            "batch_id": batch["id"],
+            "batch_name": batch["name"],
+            "state": batch["state"],
+        },
+    )
+    metrics.add_metric(name="LivyBatchesSubmitted", unit=MetricUnit.Count, value=1)
+    return batch
