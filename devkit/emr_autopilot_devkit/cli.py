@@ -193,6 +193,64 @@ def runs_show(ctx: click.Context, run_or_cluster_id: str, stack_name: str | None
     click.echo(format_timeline(table, cluster_id))
 
 
+# -- idle reaper --------------------------------------------------------------------------------
+@main.command("reap")
+@click.option("--dry-run", is_flag=True, help="Decide and report; terminate nothing.")
+@click.option("--threshold", default="60m", show_default=True, help="Idle time before termination (30m, 2h, ...).")
+@click.option("--grace", default="30m", show_default=True, help="Clusters younger than this are left alone.")
+@click.option("--max-terminations", type=click.IntRange(min=0), default=5, show_default=True)
+@click.option("--scope-tag", default="", help="Only clusters tagged key=value (or key); default: all.")
+@click.option("--opt-out-tag", default="emr-autopilot:reaper=skip", show_default=True)
+@click.option("--heal", is_flag=True, help="Also add an AutoTerminationPolicy where a cluster has none.")
+@click.option("--json", "as_json", is_flag=True, help="Print the decisions as JSON.")
+@click.option("--yes", is_flag=True, help="Do not ask before terminating (needed off a terminal).")
+@stack_option
+@local_option
+def reap(
+    dry_run: bool,
+    threshold: str,
+    grace: str,
+    max_terminations: int,
+    scope_tag: str,
+    opt_out_tag: str,
+    heal: bool,
+    as_json: bool,
+    yes: bool,
+    stack_name: str | None,
+    local: bool,
+) -> None:
+    """Terminate idle WAITING clusters, with the scheduled reaper's rules; one row per cluster says why."""
+    from pydantic import ValidationError
+
+    from emr_autopilot import reaper
+    from emr_autopilot_devkit.reap import format_table, report_json, scan_time
+
+    _outputs(stack_name, local)
+    try:
+        config = reaper.ReaperConfig(
+            idle_threshold=reaper.parse_duration(threshold),
+            grace=reaper.parse_duration(grace),
+            max_terminations=max_terminations,
+            dry_run=dry_run,
+            scope=scope_tag,
+            opt_out=opt_out_tag,
+            heal=heal,
+            region=os.environ.get("AWS_REGION") or boto3.session.Session().region_name or "us-east-1",
+        )
+    except ValidationError as exc:
+        _fail(f"invalid option: {exc}")
+    now = scan_time(local)
+    if now is None:
+        _fail("the local runtime's clock is unknown: is `emr-autopilot local up` running from this directory?")
+    if not dry_run and not yes:
+        if not sys.stdin.isatty():
+            _fail("this terminates clusters: pass --yes, or --dry-run to only see the decisions")
+        click.confirm(f"Terminate up to {max_terminations} idle cluster(s) in {config.region}?", abort=True)
+    report = reaper.reap(config, now)
+    click.echo(report_json(report) if as_json else format_table(report))
+    sys.exit(1 if report.with_action("error") else 0)
+
+
 # -- local runtime ------------------------------------------------------------------------------
 @main.group()
 def local() -> None:
@@ -216,6 +274,8 @@ def local_demo(report: Path | None) -> None:
 @click.option("--settle/--no-settle", default=True, help="Also run what the invocation starts (executions, clusters).")
 def local_invoke(function: str, event_file: Path, settle: bool) -> None:
     """Invoke FUNCTION (its logical id in template.yaml) with EVENT_FILE, like `sam local invoke`."""
+    from emr_autopilot_devkit.local.emr_samples import seed_emr_sample
+    from emr_autopilot_devkit.local.livy_samples import seed_livy_event
     from emr_autopilot_devkit.local.stack import LocalStack
 
     event = json.loads(event_file.read_text(encoding="utf-8"))
@@ -225,6 +285,11 @@ def local_invoke(function: str, event_file: Path, settle: bool) -> None:
         stack.deploy_jobs()
         for uri in _seed_inputs(stack, event):
             click.echo(f"seeded {uri} with sample inspection records, so the run has input", err=True)
+        event, livy_notes = seed_livy_event(stack, event)  # the Livy samples' cluster (and batch)
+        for note in livy_notes:
+            click.echo(note, err=True)
+        for note in seed_emr_sample(stack, event):  # the step-log follow-up sample's stderr.gz
+            click.echo(note, err=True)
         result = stack.invoke(function, event)
         click.echo(json.dumps(result, indent=2, default=str))
         if settle:
@@ -282,9 +347,13 @@ def local_up(port: int) -> None:
             click.echo(f"  {key:28} {value}")
         click.echo("Ctrl-C to stop.")
         shown = 0
+        from emr_autopilot_devkit.reap import LocalUpCompanion
+
+        reaper_support = LocalUpCompanion(stack)  # IsIdle datapoints and the virtual clock, for `reap --local`
         try:
             while True:
                 stack.pump()
+                reaper_support()
                 for entry in stack.timeline[shown:]:
                     click.echo(f"{entry.time:%H:%M:%S}  {entry.text}")
                 shown = len(stack.timeline)
@@ -293,3 +362,4 @@ def local_up(port: int) -> None:
             pass
         finally:
             LOCAL_STATE.unlink(missing_ok=True)
+            reaper_support.close()

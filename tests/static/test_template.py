@@ -23,6 +23,8 @@ ACTIONS_ALLOWED_ON_ANY_RESOURCE = frozenset(
     {
         "elasticmapreduce:ListClusters",
         "elasticmapreduce:RunJobFlow",
+        # GetMetricData has no resource type: it reads metrics, not resources (the idle reaper's IsIdle).
+        "cloudwatch:GetMetricData",
         "logs:CreateLogDelivery",
         "logs:GetLogDelivery",
         "logs:UpdateLogDelivery",

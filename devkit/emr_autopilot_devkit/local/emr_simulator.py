@@ -25,7 +25,7 @@ from typing import Any
 
 import boto3
 from moto.core.exceptions import ServiceException
-from moto.emr.exceptions import ValidationException
+from moto.emr.exceptions import InvalidRequestException, ValidationException
 from moto.emr.models import Cluster, ElasticMapReduceBackend, Step, emr_backends
 from moto.emr.responses import ElasticMapReduceResponse
 
@@ -92,6 +92,7 @@ class _ClusterSim:
     next_at: float = 0.0
     reason: tuple[str, str] | None = None
     idle_since: float | None = None
+    idle_metrics_until: float = 0.0  # IsIdle written for periods before this virtual time (idle reaper)
 
 
 class EmrSimulator:
@@ -651,6 +652,65 @@ class EmrSimulator:
             "EMR Instance Fleet Provisioning" if fleets else "EMR Instance Group Provisioning", cluster.id, detail
         )
 
+    # -- idle reaper support: CloudWatch IsIdle and the idle timeout -------------------- (begin) --
+    IDLE_PERIOD = 300  # IsIdle is a 5-minute metric
+
+    def publish_idle_metrics(self) -> int:
+        """Write AWS/ElasticMapReduce IsIdle (dimension JobFlowId) for each complete 5-minute virtual period
+        since a cluster was ready that has not been written yet: 1 if the cluster has been WAITING with no
+        step pending or running since before the period began, else 0. EMR publishes this metric by itself;
+        the local runtime writes it when asked (the demo, tests, `local up`). Returns datapoints written."""
+        period = self.IDLE_PERIOD
+        end = self.clock.timestamp() // period * period
+        data: list[Any] = []  # MetricDatum dicts
+        with self._lock:
+            for sim in self._clusters.values():
+                cluster = sim.cluster
+                if cluster.ready_datetime is None or cluster.state not in ("WAITING", "RUNNING"):
+                    continue
+                start = max(-(-cluster.ready_datetime.timestamp() // period) * period, sim.idle_metrics_until)
+                active = any(step.state in ("PENDING", "CANCEL_PENDING", "RUNNING") for step in cluster.steps)
+                idle_since = sim.idle_since if cluster.state == "WAITING" and not active else None
+                at = start
+                while at + period <= end:
+                    data.append(
+                        {
+                            "MetricName": "IsIdle",
+                            "Dimensions": [{"Name": "JobFlowId", "Value": cluster.id}],
+                            "Timestamp": datetime.fromtimestamp(at, tz=cluster.ready_datetime.tzinfo),
+                            # Periods not written in time are judged by the state now: 0 unless provably idle.
+                            "Value": 1.0 if idle_since is not None and at >= idle_since else 0.0,
+                        }
+                    )
+                    at += period
+                sim.idle_metrics_until = max(start, at)
+        cloudwatch = boto3.client(
+            "cloudwatch",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        for first in range(0, len(data), 1000):  # PutMetricData takes up to 1,000 datapoints
+            cloudwatch.put_metric_data(Namespace="AWS/ElasticMapReduce", MetricData=data[first : first + 1000])
+        return len(data)
+
+    def idle_timeout(self, cluster_id: str) -> float | None:
+        with self._lock:
+            sim = self._clusters.get(cluster_id)
+            return sim.idle_timeout if sim else None
+
+    def set_idle_timeout(self, cluster_id: str, seconds: float | None) -> bool:
+        """PutAutoTerminationPolicy on a simulated cluster: it then ends itself after that idle time."""
+        with self._lock:
+            sim = self._clusters.get(cluster_id)
+            if sim is None:
+                return False
+            sim.idle_timeout = seconds
+            return True
+
+    # -- idle reaper support ---------------------------------------------------------------- (end) --
+
 
 # ---------------------------------------------------------------------------------------------
 # moto patches: installed once per process, they delegate to whichever simulator is active.
@@ -663,6 +723,10 @@ _installed = False
 def activate(simulator: EmrSimulator | None) -> None:
     global _active
     _active = simulator
+
+
+def active() -> EmrSimulator | None:
+    return _active
 
 
 def _throttled(api: str) -> None:
@@ -718,6 +782,17 @@ def install_patches() -> None:
             return [{"StepId": step_id, "Status": "FAILED", "Reason": "no simulator"} for step_id in step_ids]
         return _active.on_cancel(cluster, step_ids)
 
+    original_describe_step = backend.describe_step
+
+    def describe_step(self: ElasticMapReduceBackend, cluster_id: str, step_id: str) -> Step:
+        # EMR answers InvalidRequestException for a cluster or step it does not know; moto raises KeyError (a 500).
+        step = original_describe_step(self, self.describe_cluster(cluster_id).id, step_id)
+        if step is None:
+            raise InvalidRequestException(f"Step id '{step_id}' is not valid.")
+        return step
+
+    backend.describe_step = describe_step  # type: ignore[method-assign]
+
     for name in ("describe_cluster", "describe_step", "list_clusters", "list_steps"):
         original = getattr(backend, name)
 
@@ -727,6 +802,9 @@ def install_patches() -> None:
 
         setattr(backend, name, throttled)
 
+    from emr_autopilot_devkit.local import emr_auto_termination  # imports this module
+
+    emr_auto_termination.install()  # moto has no Get/Put/RemoveAutoTerminationPolicy
     backend.run_job_flow = run_job_flow  # type: ignore[method-assign]
     backend.add_job_flow_steps = add_job_flow_steps  # type: ignore[method-assign]
     backend.terminate_job_flows = terminate_job_flows  # type: ignore[method-assign]

@@ -1,6 +1,7 @@
 """Extensions to moto's Step Functions interpreter (pinned moto 5.2.5).
 
 - the optimized elasticmapreduce integrations (sfn_emr_integration);
+- lambda:invoke, served by the in-process handlers (sfn_lambda_integration);
 - JSONata, evaluated by jsonata-python (moto ships the hook but no evaluator);
 - the fast clock for Wait states, Retry intervals, task timeouts and execution timeouts;
 - a hook when an execution ends, to emit "Step Functions Execution Status Change".
@@ -74,12 +75,15 @@ def install_patches() -> None:
     from moto.stepfunctions.parser.backend import execution as moto_execution
 
     from emr_autopilot_devkit.local.sfn_emr_integration import StateTaskServiceEmr
+    from emr_autopilot_devkit.local.sfn_lambda_integration import StateTaskServiceLocalLambda
 
     original_factory = state_task_factory.state_task_service_for
 
     def state_task_service_for(service_name: str) -> Any:
         if service_name == "elasticmapreduce":
             return StateTaskServiceEmr()
+        if service_name == "lambda":  # lambda:invoke runs the in-process handler, not moto's Docker-based one
+            return StateTaskServiceLocalLambda()
         return original_factory(service_name)
 
     state_task_factory.state_task_service_for = state_task_service_for

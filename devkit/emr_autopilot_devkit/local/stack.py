@@ -28,7 +28,7 @@ from moto.events.models import Rule, events_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from emr_autopilot import aws, runs
-from emr_autopilot_devkit.local import emr_simulator, sfn_patches
+from emr_autopilot_devkit.local import emr_simulator, livy_server, sfn_lambda_integration, sfn_patches
 from emr_autopilot_devkit.local.clock import FastClock, set_active_clock
 from emr_autopilot_devkit.local.emr_simulator import EmrSimulator, Timings
 from emr_autopilot_devkit.local.template import Resolver, load_template, merged_function
@@ -139,6 +139,8 @@ def _describe_invocation(record: Invocation) -> str:
     if record.error:
         return f"{record.function} failed after {record.attempts} attempt(s): {record.error}"
     result = record.result if isinstance(record.result, dict) else {}
+    if "reaper_summary" in result:  # the idle reaper's result also has a "terminated" list
+        return f"{record.function}: {result['reaper_summary']}"
     runs = [f"{run['status']} {run['execution_name']}" for run in result.get("runs", [])]
     parts = runs + [f"unmatched {uri}" for uri in result.get("unmatched", [])]
     if "terminated" in result:
@@ -202,6 +204,12 @@ class LocalStack:
         self.log_buffer = io.StringIO()
         self.simulator = EmrSimulator(self.clock, ACCOUNT_ID, REGION, self.endpoint, self.emit, timings)
         self._lock = threading.RLock()
+        # Livy on the emulated clusters' primary nodes, started and stopped with the stack.
+        self.livy = livy_server.LivyServer(
+            self.clock, lambda text: self.timeline.append(TimelineEntry(self.clock.now(), text))
+        )
+        # Handlers share os.environ and sys.stdout: one runs at a time, whichever thread (an event, a Task) calls it.
+        self._invoke_lock = threading.RLock()
 
     # -- start/stop -------------------------------------------------------------------------
     def __enter__(self) -> LocalStack:
@@ -234,6 +242,8 @@ class LocalStack:
         _install_routing()
         sfn_patches.on_execution_end(self._execution_ended)
         emr_simulator.activate(self.simulator)
+        self.livy.start(lambda: self.simulator.backend.clusters.values())
+        sfn_lambda_integration.activate(self)  # lambda:invoke Tasks run the handlers in this process
         _active_stack = self
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
         if self.quiet:
@@ -254,12 +264,14 @@ class LocalStack:
     def stop(self) -> None:
         global _active_stack
         self.simulator.stop()
+        self.livy.stop()
         if self.server:
             self.server.stop()
         if _active_stack is self:
             _active_stack = None
             emr_simulator.activate(None)
             sfn_patches.on_execution_end(None)
+            sfn_lambda_integration.activate(None)
 
     def client(self, service: str) -> Any:
         factory: Any = boto3.client  # boto3-stubs overloads want a literal service name
@@ -525,9 +537,14 @@ class LocalStack:
         context = LambdaContext(function.name)
         capture = io.StringIO()
         # A handler runs in real time, like a real step: its cold start is not minutes of EMR time.
-        with self.clock.real_time():
+        with self._invoke_lock, self.clock.real_time():
             handler = function.load()
-        with _environment(function.environment), self._lambda_output(capture), self.clock.real_time():
+        with (
+            self._invoke_lock,
+            _environment(function.environment),
+            self._lambda_output(capture),
+            self.clock.real_time(),
+        ):
             try:
                 return handler(event, context)
             finally:

@@ -35,3 +35,41 @@ class UnknownJob(AutopilotError):
 
 class CatalogNotDeployed(AutopilotError):
     """The job catalog object is missing: run `emr-autopilot jobs deploy`."""
+
+
+# -- Livy path: each name is what LivyBatchPipeline's Retry and Catch match.
+class InvalidLivyRequest(AutopilotError):
+    """The Livy run's input (or the job it names) cannot be turned into a Livy batch."""
+
+
+class ClusterNotReady(AutopilotError):
+    """The cluster exists but is not RUNNING or WAITING yet (or does not exist at all)."""
+
+
+class LivyNotInstalled(AutopilotError):
+    """The cluster runs without the Livy application, so there is nothing to submit to."""
+
+
+class LivyError(AutopilotError):
+    """Base of the Livy client's errors."""
+
+
+class ClusterGone(LivyError):
+    """The cluster's primary node no longer exists (terminating or terminated, or its name does not resolve)."""
+
+
+class LivyUnavailable(LivyError):
+    """Livy could not be reached, or kept answering 5xx, after the client's bounded retries."""
+
+
+class BatchNotFound(LivyError):
+    """Livy does not know the batch id (deleted, or Livy restarted without recovery)."""
+
+
+class LivyHttpError(LivyError):
+    """Livy rejected the request (4xx); the message is Livy's own."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.livy_message = message
+        super().__init__(f"Livy answered HTTP {status}: {message}")

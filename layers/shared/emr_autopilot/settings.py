@@ -95,3 +95,26 @@ def run_starter_settings() -> RunStarterSettings:
 @cache
 def janitor_settings() -> JanitorSettings:
     return JanitorSettings()
+
+
+class LivySettings(_Settings):
+    """The Livy path's functions (resolve, submit, status, kill, janitor) share these."""
+
+    aws_region: str = "us-east-1"
+    notification_topic_arn: str
+    livy_scheme: Literal["http", "https"] = "http"
+    livy_port: int = Field(default=8998, ge=1, le=65535)
+    livy_ca_bundle: str | None = None  # PEM path inside the function or layer, for https
+    livy_headers: dict[str, str] = Field(default_factory=dict)  # JSON, e.g. {"Authorization": "Basic ..."}
+    livy_connect_timeout: float = Field(default=3.0, gt=0, le=30)
+    livy_read_timeout: float = Field(default=10.0, gt=0, le=50)
+    livy_attempts: int = Field(default=3, ge=1, le=6)
+    livy_backoff_seconds: float = Field(default=0.25, ge=0, le=5)
+    yarn_check: bool = True
+    yarn_port: int = Field(default=8088, ge=1, le=65535)
+    log_tail_lines: int = Field(default=40, ge=1, le=500)
+
+
+@cache
+def livy_settings() -> LivySettings:
+    return LivySettings()
