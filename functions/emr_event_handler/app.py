@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from emr_autopilot import observability
 from emr_autopilot.emr_events import parse_emr_event
 from emr_autopilot.errors import InvalidEvent
 from emr_autopilot.idempotency import once
-from emr_autopilot.quarantine import quarantine
 from emr_autopilot.reactions import react
 from emr_autopilot.settings import emr_event_settings
 
 logger = Logger()
-tracer = Tracer()
+tracer = observability.tracer()  # the real Tracer only when tracing is on
 metrics = Metrics()
 
 
@@ -42,11 +41,8 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         parse_emr_event(event)
     except InvalidEvent as exc:
-        # Retrying cannot fix the input: keep it in the DLQ and return, so Lambda does not retry.
-        logger.error("event rejected", extra={"event_id": event_id, "reason": str(exc)})
-        metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
-        quarantine(os.environ["DEAD_LETTER_QUEUE_URL"], "emr_event_handler", event, str(exc))
-        return {"status": "rejected", "event_id": event_id, "reason": str(exc)}
+        # Retrying cannot fix the input: kept in the DLQ, counted, not retried.
+        return observability.reject(logger, metrics, "emr_event_handler", event, str(exc))
     # A re-delivered event (same id) returns the first result: no second ledger write or notification.
     result = once(_react, settings.idempotency_table_name, "id", context, "emr-event")(event=event)
     logger.info("event handled", extra={"event_id": event_id, **result})

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from emr_autopilot import observability
 from emr_autopilot.janitor import ExecutionStatusChange, handle_execution_end
-from emr_autopilot.quarantine import quarantine
 from emr_autopilot.settings import janitor_settings
 
 logger = Logger()
-tracer = Tracer()
+tracer = observability.tracer()  # the real Tracer only when tracing is on
 metrics = Metrics()
 
 
@@ -27,11 +26,8 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         change = ExecutionStatusChange.model_validate(event)
     except ValidationError as exc:
-        event_id = event.get("id", "-") if isinstance(event, dict) else "-"
-        logger.error("event rejected", extra={"event_id": event_id, "reason": str(exc)})
-        metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
-        quarantine(os.environ["DEAD_LETTER_QUEUE_URL"], "execution_janitor", event, str(exc))
-        return {"status": "rejected", "event_id": event_id}
+        # Retrying cannot fix the input: kept in the DLQ, counted, not retried.
+        return observability.reject(logger, metrics, "execution_janitor", event, str(exc))
 
     report = handle_execution_end(change, settings.notification_topic_arn, settings.schedule_group_name)
     logger.info("execution ended", extra={"event_id": change.id, **report.as_dict()})

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from emr_autopilot.quarantine import quarantine
+from emr_autopilot import observability
 from emr_autopilot.reaper import ReaperSettings, ScheduledEvent, reap_and_report
 
 logger = Logger()
-tracer = Tracer()
+tracer = observability.tracer()  # the real Tracer only when tracing is on
 metrics = Metrics()
 
 
@@ -22,15 +21,12 @@ metrics = Metrics()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    settings = ReaperSettings()  # a bad parameter fails the run loudly (OnFailure queue), never reaps
+    settings = ReaperSettings.from_env()  # a bad parameter fails the run loudly (OnFailure queue), never reaps
     try:
         tick = ScheduledEvent.model_validate(event)
     except ValidationError as exc:
-        event_id = event.get("id", "-") if isinstance(event, dict) else "-"
-        logger.error("event rejected", extra={"event_id": event_id, "reason": str(exc)})
-        metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
-        quarantine(os.environ["DEAD_LETTER_QUEUE_URL"], "idle_reaper", event, str(exc))
-        return {"status": "rejected", "event_id": event_id}
+        # Retrying cannot fix the input: kept in the DLQ, counted, not retried.
+        return observability.reject(logger, metrics, "idle_reaper", event, str(exc))
 
     report = reap_and_report(
         settings.config(), tick.time, settings.notification_topic_arn, settings.ledger_table_name or None

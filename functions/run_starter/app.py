@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from emr_autopilot import observability
 from emr_autopilot.catalog import load_catalog
 from emr_autopilot.errors import InvalidEvent, UnknownJob
-from emr_autopilot.quarantine import quarantine
 from emr_autopilot.settings import run_starter_settings
 from emr_autopilot.starter import DeadlineScheduler, handle_trigger_event
 
 logger = Logger()
-tracer = Tracer()
+tracer = observability.tracer()  # the real Tracer only when tracing is on
 metrics = Metrics()
 
 
@@ -25,7 +24,6 @@ metrics = Metrics()
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = run_starter_settings()
-    event_id = event.get("id", "-") if isinstance(event, dict) else "-"
     try:
         result = handle_trigger_event(
             event,
@@ -34,11 +32,8 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             DeadlineScheduler(settings.schedule_group_name, settings.scheduler_role_arn),
         )
     except (InvalidEvent, UnknownJob) as exc:
-        # Retrying cannot fix the input: keep it in the DLQ and return, so Lambda does not retry.
-        logger.error("event rejected", extra={"event_id": event_id, "reason": str(exc)})
-        metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
-        quarantine(os.environ["DEAD_LETTER_QUEUE_URL"], "run_starter", event, str(exc))
-        return {"status": "rejected", "event_id": event_id, "reason": str(exc)}
+        # Retrying cannot fix the input: kept in the DLQ, counted, not retried.
+        return observability.reject(logger, metrics, "run_starter", event, str(exc))
 
     for outcome in result.outcomes:
         logger.info("run " + outcome.status, extra=outcome.as_dict())

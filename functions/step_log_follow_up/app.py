@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from emr_autopilot import observability
 from emr_autopilot.idempotency import once
-from emr_autopilot.quarantine import quarantine
 from emr_autopilot.reactions import FollowUpRequest, follow_up_logs
 from emr_autopilot.settings import emr_event_settings
 
 logger = Logger()
-tracer = Tracer()
+tracer = observability.tracer()  # the real Tracer only when tracing is on
 metrics = Metrics()
 
 
@@ -36,10 +35,8 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         FollowUpRequest.model_validate(event)
     except ValidationError as exc:
-        logger.error("event rejected", extra={"reason": str(exc)})
-        metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
-        quarantine(os.environ["DEAD_LETTER_QUEUE_URL"], "step_log_follow_up", event, str(exc))
-        return {"status": "rejected"}
+        # Retrying cannot fix the input: kept in the DLQ, counted, not retried.
+        return observability.reject(logger, metrics, "step_log_follow_up", event, str(exc))
     # Scheduler delivers at least once: one digest per step and attempt.
     key = "[cluster_id, step_id, attempt]"
     result = once(_follow_up, settings.idempotency_table_name, key, context, "step-log")(event=event)

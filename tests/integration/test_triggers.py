@@ -33,7 +33,8 @@ def test_a_redelivered_s3_event_starts_one_run(stack: LocalStack) -> None:
     # Given a CSV landed and its S3 event was delivered: a run started
     stack.put_object("inspections/dup.csv", generate_inspections(rows=100))
     stack.pump()
-    first = only(stack.invocations)
+    # Only the starter's: on a slow machine the cluster's first EMR event can arrive in the same pump.
+    first = only([inv for inv in stack.invocations if inv.function == "RunStarterFunction"])
     assert first.result["runs"][0]["status"] == "started"
     event = first.event
     assert only(stack.executions())["status"] == "RUNNING"

@@ -569,7 +569,8 @@ def test_the_handler_quarantines_an_event_it_cannot_read(
     # When an event that is not a Scheduled Event arrives
     result = handler({"id": "not-a-tick", "detail-type": "Object Created", "source": "aws.s3"}, _Context())
     # Then it is rejected into the queue, and nothing was scanned or terminated
-    assert result == {"status": "rejected", "event_id": "not-a-tick"}
+    assert (result["status"], result["event_id"]) == ("rejected", "not-a-tick")
+    assert "Scheduled Event" in result["reason"]
     (message,) = aws.client("sqs").receive_message(QueueUrl=queue)["Messages"]
     assert json.loads(message["Body"])["function"] == "idle_reaper"
     assert world.state(cluster) == "WAITING"
@@ -613,7 +614,7 @@ def test_settings_from_the_environment_become_the_config(monkeypatch: pytest.Mon
     }.items():
         monkeypatch.setenv(key, value)
     # When it is read
-    config = ReaperSettings().config()
+    config = ReaperSettings.from_env().config()
     # Then every parameter arrives
     assert config == ReaperConfig(
         idle_threshold=timedelta(minutes=45),

@@ -27,7 +27,8 @@ import requests
 from moto.events.models import Rule, events_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from emr_autopilot import aws, runs
+from emr_autopilot import aws
+from emr_autopilot import clock as app_clock
 from emr_autopilot_devkit.local import emr_simulator, livy_server, sfn_lambda_integration, sfn_patches
 from emr_autopilot_devkit.local.clock import FastClock, set_active_clock
 from emr_autopilot_devkit.local.emr_simulator import EmrSimulator, Timings
@@ -236,7 +237,7 @@ class LocalStack:
         aws.reset_clients()
         set_active_clock(self.clock)
         # The run starter stamps runs and deadlines with the fast clock's "now".
-        runs.now = self.clock.now
+        app_clock.use(self.clock.now)
         sfn_patches.install_patches()
         emr_simulator.install_patches()
         _install_routing()
@@ -272,6 +273,7 @@ class LocalStack:
             emr_simulator.activate(None)
             sfn_patches.on_execution_end(None)
             sfn_lambda_integration.activate(None)
+            app_clock.use(None)
 
     def client(self, service: str) -> Any:
         factory: Any = boto3.client  # boto3-stubs overloads want a literal service name

@@ -53,7 +53,9 @@ Count = Annotated[int | None, BeforeValidator(_count)]
 
 
 class _Detail(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # defer_build: an invocation validates one or two of these models; building all of them at
+    # import would cost every cold start (see `make bench`).
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class StateChangeReason(_Detail):
@@ -167,7 +169,7 @@ DETAIL_MODELS: dict[str, type[_Detail]] = {
 class EmrEvent(BaseModel):
     """The envelope with a parsed detail; `known` is False for detail-types we have no model for."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     version: str = "0"
     id: str = Field(min_length=1)

@@ -15,14 +15,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from emr_autopilot import aws, notifications
-from emr_autopilot.runs import TAG_EXECUTION_ARN, TAG_JOB
-from emr_autopilot.starter import DEADLINE_ERROR, deadline_schedule_name
+from emr_autopilot.deadlines import DEADLINE_ERROR, deadline_schedule_name
+from emr_autopilot.tags import TAG_EXECUTION_ARN, TAG_JOB
 
 ACTIVE_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
 
 
 class ExecutionStatusDetail(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     executionArn: str = Field(pattern=r"^arn:aws[a-z-]*:states:")
     stateMachineArn: str
@@ -37,6 +37,8 @@ class ExecutionStatusDetail(BaseModel):
 
 class ExecutionStatusChange(BaseModel):
     """EventBridge "Step Functions Execution Status Change"."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str
     detail_type: Literal["Step Functions Execution Status Change"] = Field(alias="detail-type")

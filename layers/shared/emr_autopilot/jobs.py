@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -128,7 +127,8 @@ PropertyValue = Annotated[str, BeforeValidator(_property_value)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: only the run starter validates job definitions; other importers skip the cost.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class S3Trigger(_Model):
@@ -405,6 +405,8 @@ def _describe_errors(error: ValidationError) -> list[str]:
 
 def load_job_file(path: Path, jobs_dir: Path | None = None) -> JobDefinition:
     """Read and validate one job file; errors name the file, the field and the reason."""
+    import yaml  # only the CLI reads YAML; Lambdas read the JSON catalog, so they skip this import
+
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -56,7 +56,7 @@ class LivyOptions:
 class Batch(BaseModel):
     """A batch as Livy returns it (GET /batches/{id}); unknown fields are kept."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     id: int
     name: str | None = None

@@ -56,7 +56,7 @@ Text = Annotated[str, BeforeValidator(_to_text)]
 class LivyBatchRequest(BaseModel):
     """Livy's POST /batches body, in Livy's own spelling."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     file: str = Field(min_length=1)
     proxyUser: str | None = None
@@ -80,7 +80,7 @@ class LivyBatchRequest(BaseModel):
 
 
 class LivyRunOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     job_name: str = Field(default="livy-batch", min_length=1, max_length=40)  # in SNS subjects (100 chars)
     run_id: str | None = None
@@ -108,7 +108,7 @@ class LivyRunOptions(BaseModel):
 class LivyRunInput(BaseModel):
     """LivyBatchPipeline's input: a batch and either a running cluster or a cluster to create."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     run: LivyRunOptions = Field(default_factory=LivyRunOptions)
     cluster_id: str | None = None
@@ -131,6 +131,7 @@ def _invalid(what: str, exc: ValidationError) -> InvalidLivyRequest:
 
 # -- settings to client -----------------------------------------------------------------------
 class LivyEndpoint(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     url: str
     yarn_url: str | None = None
 
@@ -157,6 +158,7 @@ def endpoint_for(dns: str, settings: LivySettings) -> LivyEndpoint:
 
 # -- ResolveCluster ---------------------------------------------------------------------------
 class ResolveRequest(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     input: dict[str, Any]
     execution_name: str
     execution_arn: str
@@ -224,6 +226,7 @@ def resolve_run(request: ResolveRequest, settings: LivySettings) -> dict[str, An
 
 # -- SubmitBatch, CheckBatch, KillBatch --------------------------------------------------------
 class BatchCall(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     livy: LivyEndpoint
     cluster_id: str
 

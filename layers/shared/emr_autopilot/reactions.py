@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from emr_autopilot import aws, ledger, notifications, runs
+from emr_autopilot import aws, clock, ledger, notifications
 from emr_autopilot.emr_events import (
     SEVERITY_RANK,
     AutoScalingPolicyStateChangeDetail,
@@ -27,8 +27,8 @@ from emr_autopilot.emr_events import (
     InstanceGroupStateChangeDetail,
     StepStatusChangeDetail,
 )
-from emr_autopilot.runs import TAG_JOB, TAG_MANAGED, TAG_RUN_ID
 from emr_autopilot.step_logs import LogLocation, parse_s3_uri, read_tail, step_log
+from emr_autopilot.tags import TAG_JOB, TAG_MANAGED, TAG_RUN_ID
 
 # What to do about each reason a cluster ends with errors: one line a tired person can act on.
 REMEDIATION = {
@@ -422,6 +422,8 @@ class FollowUp:
 class FollowUpRequest(BaseModel):
     """What the follow-up schedule sends (FollowUp.as_dict())."""
 
+    model_config = ConfigDict(defer_build=True)
+
     cluster_id: str = Field(pattern=r"^j-[A-Z0-9]+$")
     step_id: str = Field(pattern=r"^s-[A-Z0-9]+$")
     step_name: str = ""
@@ -444,12 +446,12 @@ class FollowUpScheduler:
     function_arn: str
     delay_seconds: int = 300
     max_attempts: int = 4
-    now: Any = None  # a clock for tests; runs.now() otherwise (the local runtime's fast clock, as for deadlines)
+    now: Any = None  # a clock for tests; clock.now() otherwise (the local runtime's fast clock, as for deadlines)
 
     def schedule(self, follow_up: FollowUp) -> bool:
         if follow_up.attempt > self.max_attempts:
             return False
-        when = (self.now() if self.now else runs.now()) + timedelta(seconds=self.delay_seconds)
+        when = (self.now() if self.now else clock.now()) + timedelta(seconds=self.delay_seconds)
         key = f"{follow_up.cluster_id}/{follow_up.step_id}/{follow_up.attempt}"
         scheduler = aws.client("scheduler")
         try:

@@ -29,9 +29,9 @@ from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from emr_autopilot import aws, ledger, notifications, pricing
+from emr_autopilot.env_settings import EnvSettings
 from emr_autopilot.jobs import Duration, format_duration
 
 TAG_IDLE_THRESHOLD = "emr-autopilot:idle-threshold"
@@ -77,7 +77,7 @@ def parse_duration(text: str) -> timedelta:
 class TagSelector(BaseModel):
     """``key=value`` matches that tag with that value; ``key`` alone matches the key with any value."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     key: str = Field(min_length=1, max_length=128)
     value: str | None = Field(default=None, max_length=256)
@@ -100,7 +100,7 @@ class TagSelector(BaseModel):
 class ReaperConfig(BaseModel):
     """What the reaper may do. Defaults are the template's parameter defaults (a static test keeps them equal)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     idle_threshold: timedelta = timedelta(minutes=60)
     grace: timedelta = timedelta(minutes=30)
@@ -139,11 +139,9 @@ class ReaperConfig(BaseModel):
         )
 
 
-class ReaperSettings(BaseSettings):
+class ReaperSettings(EnvSettings):
     """The reaper function's environment (template.yaml). Read on every run, not cached: it is cheap, and
     the local runtime may run the function under different settings in one process."""
-
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
 
     aws_region: str = "us-east-1"
     notification_topic_arn: str
@@ -171,6 +169,8 @@ class ReaperSettings(BaseSettings):
 
 class ScheduledEvent(BaseModel):
     """EventBridge "Scheduled Event": its time is the scan's "now" (a late retry judges as of its tick)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str
     detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")

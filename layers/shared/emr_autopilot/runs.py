@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from emr_autopilot.clock import now  # noqa: F401  (re-exported: callers use runs.now)
 from emr_autopilot.jobs import (
     ClusterSpec,
     InstanceFleet,
@@ -18,11 +19,7 @@ from emr_autopilot.jobs import (
     JobDefinition,
     Step,
 )
-
-TAG_JOB = "emr-autopilot:job"
-TAG_RUN_ID = "emr-autopilot:run-id"
-TAG_EXECUTION_ARN = "emr-autopilot:execution-arn"
-TAG_MANAGED = "emr-autopilot:managed"
+from emr_autopilot.tags import TAG_EXECUTION_ARN, TAG_JOB, TAG_MANAGED, TAG_RUN_ID
 
 EXECUTION_NAME_MAX = 80
 
@@ -30,7 +27,7 @@ EXECUTION_NAME_MAX = 80
 class StackContext(BaseModel):
     """The deployed stack's resources that rendering needs."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     region: str
     state_machine_arn: str
@@ -65,7 +62,7 @@ class StackContext(BaseModel):
 class Trigger(BaseModel):
     """What asked for a run: an object, a schedule tick or a person."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     kind: Literal["s3", "schedule", "manual"]
     time: datetime
@@ -304,7 +301,3 @@ def _step_config(step: Step, context: StackContext, render: _Renderer) -> dict[s
         jar = "command-runner.jar"
         args = render.all(step.args)
     return {"Name": step.name, "ActionOnFailure": step.action_on_failure, "HadoopJarStep": {"Jar": jar, "Args": args}}
-
-
-def now() -> datetime:
-    return datetime.now(UTC)

@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from emr_autopilot.reactions import FollowUpScheduler, ReactionSettings
-from emr_autopilot.runs import StackContext
+from emr_autopilot.env_settings import EnvSettings
+
+if TYPE_CHECKING:
+    from emr_autopilot.reactions import ReactionSettings
+    from emr_autopilot.runs import StackContext
 
 
-class _Settings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+class _Settings(EnvSettings):
+    pass
 
 
 class RunStarterSettings(_Settings):
@@ -33,6 +35,8 @@ class RunStarterSettings(_Settings):
     catalog_key: str = "catalog/jobs.json"
 
     def stack(self) -> StackContext:
+        from emr_autopilot.runs import StackContext
+
         return StackContext(
             region=self.aws_region,
             state_machine_arn=self.state_machine_arn,
@@ -66,6 +70,8 @@ class EmrEventSettings(_Settings):
     log_follow_up_max_attempts: int = Field(default=4, ge=1, le=24)
 
     def reaction_settings(self, now: Callable[[], datetime] | None = None) -> ReactionSettings:
+        from emr_autopilot.reactions import FollowUpScheduler, ReactionSettings
+
         return ReactionSettings(
             region=self.aws_region,
             ledger_table=self.ledger_table_name,
@@ -84,17 +90,17 @@ class EmrEventSettings(_Settings):
 
 @cache
 def emr_event_settings() -> EmrEventSettings:
-    return EmrEventSettings()  # values come from the environment
+    return EmrEventSettings.from_env()  # values come from the environment
 
 
 @cache
 def run_starter_settings() -> RunStarterSettings:
-    return RunStarterSettings()  # values come from the environment
+    return RunStarterSettings.from_env()  # values come from the environment
 
 
 @cache
 def janitor_settings() -> JanitorSettings:
-    return JanitorSettings()
+    return JanitorSettings.from_env()
 
 
 class LivySettings(_Settings):
@@ -117,4 +123,4 @@ class LivySettings(_Settings):
 
 @cache
 def livy_settings() -> LivySettings:
-    return LivySettings()
+    return LivySettings.from_env()

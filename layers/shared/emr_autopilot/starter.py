@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,17 +12,16 @@ from urllib.parse import unquote_plus
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from emr_autopilot import aws
+from emr_autopilot.deadlines import DEADLINE_ERROR, deadline_schedule_name
 from emr_autopilot.errors import InvalidEvent, UnknownJob
 from emr_autopilot.jobs import JobCatalog, JobDefinition
 from emr_autopilot.runs import StackContext, Trigger, build_run_input, execution_arn, execution_name, matching_jobs, now
-
-DEADLINE_ERROR = "RunTimedOut"
 
 
 class S3Object(BaseModel):
     """One created object, whichever event shape announced it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     bucket: str = Field(min_length=3)
     key: str = Field(min_length=1)
@@ -43,6 +41,7 @@ class S3Object(BaseModel):
 
 
 class _EventBridgeObject(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     key: str
     etag: str | None = Field(default=None, alias="etag")
     e_tag: str | None = Field(default=None, alias="eTag")
@@ -50,12 +49,15 @@ class _EventBridgeObject(BaseModel):
 
 
 class _EventBridgeDetail(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     bucket: dict[str, Any]
     object: _EventBridgeObject
 
 
 class S3ObjectCreatedEvent(BaseModel):
     """EventBridge "Object Created" from S3; the key arrives as written, not URL-encoded."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str
     detail_type: Literal["Object Created"] = Field(alias="detail-type")
@@ -77,11 +79,13 @@ class S3ObjectCreatedEvent(BaseModel):
 
 
 class _RecordS3(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     bucket: dict[str, Any]
     object: dict[str, Any]
 
 
 class _Record(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     eventTime: datetime
     eventName: str
     s3: _RecordS3
@@ -89,6 +93,8 @@ class _Record(BaseModel):
 
 class S3NotificationEvent(BaseModel):
     """The classic S3 notification shape (Records); its keys are URL-encoded with '+' for spaces."""
+
+    model_config = ConfigDict(defer_build=True)
 
     Records: list[_Record] = Field(min_length=1)
 
@@ -109,11 +115,14 @@ class S3NotificationEvent(BaseModel):
 class ScheduledRunEvent(BaseModel):
     """What a job's EventBridge Scheduler schedule sends: its Input, with the scheduled time filled in."""
 
+    model_config = ConfigDict(defer_build=True)
+
     job: str
     scheduled_time: datetime
 
 
 class ManualRunRequest(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     job: str
     input_uri: str | None = Field(default=None, pattern=r"^s3://[^/]+/.+$")
 
@@ -215,11 +224,6 @@ def _job(catalog: JobCatalog, name: str) -> JobDefinition:
         return catalog.get(name)
     except KeyError:
         raise UnknownJob(f"job {name!r} is not in the deployed catalog: {[job.name for job in catalog.jobs]}") from None
-
-
-def deadline_schedule_name(execution_arn_value: str) -> str:
-    # Schedule names are at most 64 characters; execution names can be 80.
-    return "deadline-" + hashlib.sha256(execution_arn_value.encode()).hexdigest()[:40]
 
 
 @dataclass(frozen=True)
