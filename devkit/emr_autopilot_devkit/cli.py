@@ -23,7 +23,19 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-@click.group()
+class _Commands(click.Group):
+    """Any AWS error a command does not handle itself ends it with the error's message, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return super().invoke(ctx)
+        except (ClientError, BotoCoreError) as exc:
+            _fail(f"AWS: {exc}")
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="emr-autopilot")
 def main() -> None:
     """Event-driven Amazon EMR: transient-cluster pipelines, run from S3, schedules or by hand."""
@@ -71,7 +83,12 @@ def _outputs(stack_name: str | None, local: bool) -> dict[str, str]:
         return dict(state["outputs"])
     if not stack_name:
         _fail("--stack-name is required (or --local for the local runtime)")
-    stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except (ClientError, BotoCoreError) as exc:  # no such stack, no credentials, no region: a reason, not a traceback
+        _fail(f"cannot read the outputs of stack {stack_name!r}: {exc}")
     return {item["OutputKey"]: item["OutputValue"] for item in stacks[0].get("Outputs", [])}
 
 
@@ -264,6 +281,21 @@ def local_demo(report: Path | None) -> None:
     from emr_autopilot_devkit.demo import run_demo
 
     sys.exit(0 if run_demo(report, sys.stdout) else 1)
+
+
+@local.command("reliability")
+@click.option("--full", is_flag=True, help="Every cell of the fault matrix, not only the slice `make test` runs.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the matrix as JSON.")
+@click.option("--workers", type=click.IntRange(min=1), default=min(2, os.cpu_count() or 1), show_default=True)
+@click.option("--cell", "cells", multiple=True, help="Run only this cell id (repeatable).")
+def local_reliability(full: bool, report: Path | None, workers: int, cells: tuple[str, ...]) -> None:
+    """Run both state machines with a fault at every state; check no cluster or batch is left running."""
+    from emr_autopilot_devkit.reliability import CELLS, run_matrix
+
+    unknown = [cell for cell in cells if cell not in CELLS]
+    if unknown:
+        _fail(f"unknown cell(s) {', '.join(unknown)}; e.g. {next(iter(CELLS))}")
+    sys.exit(0 if run_matrix(full, report, sys.stdout, workers, list(cells) or None) else 1)
 
 
 @local.command("invoke")

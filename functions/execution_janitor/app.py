@@ -10,12 +10,26 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from emr_autopilot import observability
+from emr_autopilot.idempotency import once
 from emr_autopilot.janitor import ExecutionStatusChange, handle_execution_end
 from emr_autopilot.settings import janitor_settings
 
 logger = Logger()
 tracer = observability.tracer()  # the real Tracer only when tracing is on
 metrics = Metrics()
+
+
+def _clean_up(event: dict[str, Any]) -> dict[str, Any]:
+    settings = janitor_settings()
+    change = ExecutionStatusChange.model_validate(event)
+    report = handle_execution_end(change, settings.notification_topic_arn, settings.schedule_group_name)
+    # Counted here, inside the idempotent part: a re-delivered event is not counted twice.
+    metrics.add_metric(
+        name=f"Executions{change.detail.status.title().replace('_', '')}", unit=MetricUnit.Count, value=1
+    )
+    if report.terminated:
+        metrics.add_metric(name="OrphanClustersTerminated", unit=MetricUnit.Count, value=len(report.terminated))
+    return report.as_dict()
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -29,11 +43,8 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         # Retrying cannot fix the input: kept in the DLQ, counted, not retried.
         return observability.reject(logger, metrics, "execution_janitor", event, str(exc))
 
-    report = handle_execution_end(change, settings.notification_topic_arn, settings.schedule_group_name)
-    logger.info("execution ended", extra={"event_id": change.id, **report.as_dict()})
-    metrics.add_metric(
-        name=f"Executions{change.detail.status.title().replace('_', '')}", unit=MetricUnit.Count, value=1
-    )
-    if report.terminated:
-        metrics.add_metric(name="OrphanClustersTerminated", unit=MetricUnit.Count, value=len(report.terminated))
-    return {"status": "ok", **report.as_dict()}
+    # One cleanup and one notice per execution end, however often EventBridge delivers it.
+    key = "[detail.executionArn, detail.status]"
+    report = once(_clean_up, settings.idempotency_table_name, key, context, "execution-end")(event=event)
+    logger.info("execution ended", extra={"event_id": change.id, **report})
+    return {"status": "ok", **report}

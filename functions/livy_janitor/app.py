@@ -10,13 +10,23 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from emr_autopilot import observability
+from emr_autopilot.idempotency import once
 from emr_autopilot.janitor import ExecutionStatusChange
 from emr_autopilot.livy_batches import clean_up_execution
-from emr_autopilot.settings import livy_settings
+from emr_autopilot.settings import livy_janitor_settings
 
 logger = Logger()
 tracer = observability.tracer()  # the real Tracer only when tracing is on
 metrics = Metrics()
+
+
+def _clean_up(event: dict[str, Any]) -> dict[str, Any]:
+    report = clean_up_execution(ExecutionStatusChange.model_validate(event), livy_janitor_settings())
+    # Counted inside the idempotent part: a re-delivered event is not counted twice.
+    metrics.add_metric(name="LivyOrphanBatchesDeleted", unit=MetricUnit.Count, value=len(report.deleted))
+    if report.terminated:
+        metrics.add_metric(name="OrphanClustersTerminated", unit=MetricUnit.Count, value=len(report.terminated))
+    return report.as_dict()
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -29,9 +39,9 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         # Retrying cannot fix the input: kept in the DLQ, counted, not retried.
         return observability.reject(logger, metrics, "livy_janitor", event, str(exc))
 
-    report = clean_up_execution(change, livy_settings())
-    logger.info("livy execution ended", extra={"event_id": change.id, **report.as_dict()})
-    metrics.add_metric(name="LivyOrphanBatchesDeleted", unit=MetricUnit.Count, value=len(report.deleted))
-    if report.terminated:
-        metrics.add_metric(name="OrphanClustersTerminated", unit=MetricUnit.Count, value=len(report.terminated))
-    return {"status": "ok", **report.as_dict()}
+    # One cleanup and one notice per execution end, however often EventBridge delivers it.
+    table = livy_janitor_settings().idempotency_table_name
+    key = "[detail.executionArn, detail.status]"
+    report = once(_clean_up, table, key, context, "livy-execution-end")(event=event)
+    logger.info("livy execution ended", extra={"event_id": change.id, **report})
+    return {"status": "ok", **report}

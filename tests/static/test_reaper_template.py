@@ -69,10 +69,15 @@ def test_the_reaper_runs_on_its_schedule_parameter_one_sweep_at_a_time(template:
     props = function_properties(template, template["Resources"][FUNCTION])
     # When its events and concurrency are read
     (event,) = props["Events"].values()
-    # Then it is scheduled by the parameter, never retried, and never runs twice at once (the cap stays a cap)
+    # Then it is scheduled by the parameter, never retried, and never runs twice at once (the cap stays a cap);
+    # a tick EventBridge could not deliver is kept in the dead-letter queue
     assert event == {
         "Type": "Schedule",
-        "Properties": {"Schedule": {"Ref": "ReaperScheduleExpression"}, "Description": "Idle-cluster reaper scan."},
+        "Properties": {
+            "Schedule": {"Ref": "ReaperScheduleExpression"},
+            "Description": "Idle-cluster reaper scan.",
+            "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["FunctionDeadLetterQueue", "Arn"]}},
+        },
     }
     assert props["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
     assert props["ReservedConcurrentExecutions"] == 1

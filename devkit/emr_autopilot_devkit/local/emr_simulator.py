@@ -60,15 +60,23 @@ class Faults:
     create_failure: list[str] = field(default_factory=list)
     failing_steps: dict[str, str] = field(default_factory=dict)  # step name -> failure message
     throttle: dict[str, int] = field(default_factory=dict)  # backend method -> calls left to throttle
+    # backend method -> calls left to refuse with a ValidationException (an error no retry fixes)
+    errors: dict[str, int] = field(default_factory=dict)
     log_delay_seconds: float = 0.0
     logs_never_written: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def take_throttle(self, api: str) -> bool:
+        return self._take(self.throttle, api)
+
+    def take_error(self, api: str) -> bool:
+        return self._take(self.errors, api)
+
+    def _take(self, table: dict[str, int], api: str) -> bool:
         with self._lock:
-            left = self.throttle.get(api, 0)
+            left = table.get(api, 0)
             if left > 0:
-                self.throttle[api] = left - 1
+                table[api] = left - 1
                 return True
             return False
 
@@ -732,6 +740,8 @@ def active() -> EmrSimulator | None:
 def _throttled(api: str) -> None:
     if _active is not None and _active.faults.take_throttle(api):
         raise ThrottlingException("Rate exceeded")
+    if _active is not None and _active.faults.take_error(api):
+        raise ValidationException(f"Injected fault: {api} refused")
 
 
 def install_patches() -> None:

@@ -221,19 +221,20 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         global _active_stack
-        os.environ.update(
-            {
-                "MOTO_PORT": str(self.port),  # moto's ASL interpreter calls back on this port
-                "AWS_ENDPOINT_URL": self.endpoint,
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_DEFAULT_REGION": REGION,
-                "AWS_REGION": REGION,
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_DEV": "false",
-                "SAM_CLI_TELEMETRY": "0",
-            }
-        )
+        environment = {
+            "MOTO_PORT": str(self.port),  # moto's ASL interpreter calls back on this port
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_DEV": "false",
+            "SAM_CLI_TELEMETRY": "0",
+        }
+        # Restored by stop(): later code in this process must not keep talking to a stopped emulator.
+        self._saved_environment = {key: os.environ.get(key) for key in environment}
+        os.environ.update(environment)
         aws.reset_clients()
         set_active_clock(self.clock)
         # The run starter stamps runs and deadlines with the fast clock's "now".
@@ -264,6 +265,12 @@ class LocalStack:
 
     def stop(self) -> None:
         global _active_stack
+        for key, value in getattr(self, "_saved_environment", {}).items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        aws.reset_clients()
         self.simulator.stop()
         self.livy.stop()
         if self.server:

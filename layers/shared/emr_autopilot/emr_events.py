@@ -50,6 +50,10 @@ def _count(value: Any) -> Any:
 
 Severity = Annotated[Literal["INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_severity)]
 Count = Annotated[int | None, BeforeValidator(_count)]
+# EMR's ids. They become ledger keys, which DynamoDB caps (2 KB partition, 1 KB sort key): anything
+# else is bad input, rejected into the dead-letter queue, never a write that fails and is retried.
+ClusterId = Annotated[str, Field(pattern=r"^j-[A-Za-z0-9]{1,64}$")]
+StepId = Annotated[str, Field(pattern=r"^s-[A-Za-z0-9]{1,64}$")]
 
 
 class _Detail(BaseModel):
@@ -64,7 +68,7 @@ class StateChangeReason(_Detail):
 
 
 class ClusterStateChangeDetail(_Detail):
-    clusterId: str
+    clusterId: ClusterId
     name: str = ""
     state: str
     severity: Severity = "INFO"
@@ -75,8 +79,8 @@ class ClusterStateChangeDetail(_Detail):
 
 
 class StepStatusChangeDetail(_Detail):
-    clusterId: str
-    stepId: str
+    clusterId: ClusterId
+    stepId: StepId
     name: str = ""
     state: str
     severity: Severity = "INFO"
@@ -85,7 +89,7 @@ class StepStatusChangeDetail(_Detail):
 
 
 class AutoScalingPolicyStateChangeDetail(_Detail):
-    clusterId: str
+    clusterId: ClusterId
     resourceId: str = ""
     state: str
     message: str = ""
@@ -94,7 +98,7 @@ class AutoScalingPolicyStateChangeDetail(_Detail):
 
 
 class InstanceGroupStateChangeDetail(_Detail):
-    clusterId: str
+    clusterId: ClusterId
     instanceGroupId: str = ""
     instanceGroupType: str = ""
     instanceType: str = ""
@@ -108,7 +112,7 @@ class InstanceGroupStateChangeDetail(_Detail):
 
 
 class InstanceFleetStateChangeDetail(_Detail):
-    clusterId: str
+    clusterId: ClusterId
     instanceFleetId: str = ""
     instanceFleetType: str = ""
     state: str
@@ -123,7 +127,7 @@ class InstanceFleetStateChangeDetail(_Detail):
 class CapacityEventDetail(_Detail):
     """Provisioning and resize events: Spot or on-demand capacity that could not be had in time."""
 
-    clusterId: str
+    clusterId: ClusterId
     eventCode: str = ""
     instanceFleetType: str | None = None
     instanceGroupType: str | None = None
@@ -132,13 +136,13 @@ class CapacityEventDetail(_Detail):
 
 
 class ConfigurationErrorDetail(_Detail):
-    clusterId: str
+    clusterId: ClusterId
     severity: Severity = "ERROR"
     message: str = ""
 
 
 class GenericDetail(_Detail):
-    clusterId: str | None = None
+    clusterId: ClusterId | None = None
     severity: Severity = "INFO"
     message: str = ""
     state: str | None = None
@@ -172,7 +176,7 @@ class EmrEvent(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     version: str = "0"
-    id: str = Field(min_length=1)
+    id: str = Field(pattern=r"^[!-~]{1,128}$")  # EventBridge's ids are UUIDs; printable ASCII, short
     detail_type: str = Field(alias="detail-type", min_length=1)
     source: Literal["aws.emr"]
     account: str = ""

@@ -55,6 +55,8 @@ class JanitorReport:
     terminated: list[str] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)
     notified: bool = False
+    # "end": the run's one terminal notice (the run could not send its own); "cleanup": a follow-up to it.
+    notice: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -102,11 +104,39 @@ def handle_execution_end(change: ExecutionStatusChange, topic_arn: str, schedule
         emr.terminate_job_flows(JobFlowIds=[cluster["Id"]])
         report.terminated.append(cluster["Id"])
 
-    # FAILED runs already sent their own failure notice; say more only if a cluster had been left behind.
-    if detail.status in ("ABORTED", "TIMED_OUT") or report.terminated or report.protected:
+    # Exactly one notice ends a run. A FAILED run sends its own, unless its notify state itself failed;
+    # no Catch runs after ABORTED or TIMED_OUT, so then it is the janitor's to send.
+    if not own_notice_sent(detail.executionArn):
+        report.notice = "end"
+    elif report.terminated or report.protected:
+        report.notice = "cleanup"  # the run already said how it ended: this only says what was cleaned up
+    if report.notice is not None:
         _notify(change, report, topic_arn, job)
         report.notified = True
     return report
+
+
+def own_notice_sent(execution_arn: str) -> bool:
+    """Whether the execution published its own notice (NotifySuccess/NotifyFailure, an sns:publish task)
+    as its last task. Newest events first: the notice is the last task a run makes."""
+    sfn = aws.client("stepfunctions")
+    try:
+        pages = sfn.get_paginator("get_execution_history").paginate(
+            executionArn=execution_arn, reverseOrder=True, includeExecutionData=False
+        )
+        for page in pages:
+            ended = [event for event in page["events"] if event["type"] in _TASK_ENDED]
+            if ended:
+                # The newest by id: an API that ignores reverseOrder (the local emulator) still answers right.
+                last = max(ended, key=lambda event: int(event.get("id", 0)))
+                details: dict[str, Any] = next((v for k, v in last.items() if k.endswith("EventDetails")), {})
+                return last["type"] == "TaskSucceeded" and details.get("resourceType") == "sns"
+    except sfn.exceptions.ExecutionDoesNotExist:
+        pass  # history gone (or never there): better a notice too many than none
+    return False
+
+
+_TASK_ENDED = frozenset({"TaskSucceeded", "TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed"})
 
 
 def _job_of(detail: ExecutionStatusDetail) -> str:
@@ -130,7 +160,12 @@ def _notify(change: ExecutionStatusChange, report: JanitorReport, topic_arn: str
         what = "TIMED OUT (job run_timeout)"
     else:
         what = {"ABORTED": "ABORTED", "TIMED_OUT": "TIMED OUT", "FAILED": "FAILED"}.get(detail.status, detail.status)
+    cleanup = report.notice == "cleanup"
     lines = [f"Run {detail.name} {what}."]
+    if cleanup:
+        lines[0] += " Its own notice said why; this one says what was left running."
+    elif detail.status == "FAILED":
+        lines[0] += " The run could not send its own notice, so the execution janitor does."
     if detail.error or detail.cause:
         lines.append(f"Error: {detail.error or '-'}")
         lines.append(f"Cause: {detail.cause or '-'}")
@@ -148,10 +183,11 @@ def _notify(change: ExecutionStatusChange, report: JanitorReport, topic_arn: str
     severity: notifications.Severity = "CRITICAL" if report.protected else "ERROR"
     notifications.publish(
         topic_arn,
-        f"[emr-autopilot] {what} {detail.name}",
+        f"[emr-autopilot] {'CLEANED UP after ' if cleanup else ''}{what} {detail.name}",
         "\n".join(lines),
         severity=severity,
-        event_type="RUN_" + detail.status,
+        # RUN_CLEANUP is not a run's end: filter on RUN_SUCCEEDED/FAILED/ABORTED/TIMED_OUT for one notice a run.
+        event_type="RUN_CLEANUP" if cleanup else "RUN_" + detail.status,
         job=job,
         cluster_id=(report.terminated + report.protected + ["-"])[0],
         state=detail.status,

@@ -7,7 +7,6 @@ invalid definition never reaches EMR.
 
 from __future__ import annotations
 
-import re
 import string
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
@@ -19,12 +18,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+# Durations have a module of their own (the idle reaper needs them, not the job models); callers may
+# keep importing them from here.
+from emr_autopilot.durations import Duration, format_duration, parse_duration  # noqa: F401
 from emr_autopilot.errors import JobDefinitionError
 
 # Placeholders a step arg, output URI or bootstrap arg may use.
@@ -42,39 +43,6 @@ PLACEHOLDERS = frozenset(
         "region",
     }
 )
-
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def _parse_duration(value: Any) -> Any:
-    # pydantic already reads ints, "PT2H" and "01:00:00"; this adds the "90m" form people write,
-    # and a quoted number of seconds ("3600"), which pydantic would reject.
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
-_DURATION_ADAPTER: TypeAdapter[timedelta] = TypeAdapter(Duration)
-
-
-def parse_duration(text: str) -> timedelta:
-    """'90m', '2h', '7d', '3600' or 'PT1H' as a timedelta; ValueError otherwise."""
-    try:
-        return _DURATION_ADAPTER.validate_python(text)
-    except ValidationError as exc:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90m, 2h, 7d)") from exc
-
-
-def format_duration(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    for unit in ("d", "h", "m"):
-        if seconds and seconds % _UNIT_SECONDS[unit] == 0:
-            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
-    return f"{seconds}s"
 
 
 def placeholders_in(text: str) -> set[str]:
@@ -413,7 +381,8 @@ def load_job_file(path: Path, jobs_dir: Path | None = None) -> JobDefinition:
         raise JobDefinitionError(str(path), [f"(file): cannot be read as UTF-8 text: {exc}"]) from exc
     try:
         raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError) as exc:
+        # PyYAML's own constructors raise ValueError too, e.g. for the timestamp "0000-01-01".
         raise JobDefinitionError(str(path), [f"not valid YAML: {exc}"]) from exc
     if not isinstance(raw, dict):
         raise JobDefinitionError(str(path), ["(top level): expected a mapping of job fields"])
@@ -424,10 +393,17 @@ def load_job_file(path: Path, jobs_dir: Path | None = None) -> JobDefinition:
     if path.stem != job.name:
         raise JobDefinitionError(str(path), [f"name: {job.name!r} must match the file name {path.stem!r}"])
     base = jobs_dir or path.parent
-    missing = [(field, rel) for field, rel in job._local_file_fields() if not (base / rel).is_file()]
+    missing = [(field, rel) for field, rel in job._local_file_fields() if not _is_file(base / rel)]
     if missing:
         raise JobDefinitionError(str(path), [f"{field}: file not found under {base}: {rel}" for field, rel in missing])
     return job
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. a name longer than the file system allows: not a file that is there
+        return False
 
 
 def load_jobs(jobs_dir: Path) -> JobCatalog:

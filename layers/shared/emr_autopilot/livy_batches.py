@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
@@ -27,11 +27,13 @@ from emr_autopilot.errors import (
     LivyUnavailable,
 )
 from emr_autopilot.janitor import ExecutionStatusChange, clusters_of_execution
-from emr_autopilot.jobs import JobDefinition
 from emr_autopilot.livy import Batch, LivyClient, LivyOptions, outcome_of
-from emr_autopilot.runs import StackContext, Trigger, build_run_input
 from emr_autopilot.settings import LivySettings
 from emr_autopilot.step_logs import redact
+
+if TYPE_CHECKING:  # only build_livy_run_input (the CLI) needs the job models; no Livy function does
+    from emr_autopilot.jobs import JobDefinition
+    from emr_autopilot.runs import StackContext, Trigger
 
 READY_STATES = frozenset({"RUNNING", "WAITING"})
 ENDED_STATES = frozenset({"TERMINATING", "TERMINATED", "TERMINATED_WITH_ERRORS"})
@@ -111,7 +113,7 @@ class LivyRunInput(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     run: LivyRunOptions = Field(default_factory=LivyRunOptions)
-    cluster_id: str | None = None
+    cluster_id: str | None = Field(default=None, pattern=r"^(j-[A-Za-z0-9]{1,64}|none)$")
     cluster_request: dict[str, Any] | None = None
     batch: LivyBatchRequest
 
@@ -130,10 +132,14 @@ def _invalid(what: str, exc: ValidationError) -> InvalidLivyRequest:
 
 
 # -- settings to client -----------------------------------------------------------------------
+# What endpoint_for writes: scheme, host name, port. Anything else in a payload is bad input.
+_ENDPOINT = r"^https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$"
+
+
 class LivyEndpoint(BaseModel):
     model_config = ConfigDict(defer_build=True)
-    url: str
-    yarn_url: str | None = None
+    url: str = Field(pattern=_ENDPOINT)
+    yarn_url: str | None = Field(default=None, pattern=_ENDPOINT)
 
 
 def livy_options(settings: LivySettings) -> LivyOptions:
@@ -228,7 +234,7 @@ def resolve_run(request: ResolveRequest, settings: LivySettings) -> dict[str, An
 class BatchCall(BaseModel):
     model_config = ConfigDict(defer_build=True)
     livy: LivyEndpoint
-    cluster_id: str
+    cluster_id: str = Field(pattern=r"^j-[A-Za-z0-9]{1,64}$")
 
 
 class SubmitRequest(BatchCall):
@@ -334,6 +340,8 @@ class LivyJanitorReport:
     protected: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     notified: bool = False
+    # "end": the run's one terminal notice (the run could not send its own); "cleanup": a follow-up to it.
+    notice: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -352,14 +360,18 @@ class _History:
     found: bool  # False: no history to read (unknown execution, or one older than Step Functions keeps)
     submit_entered: bool = False
     state: dict[str, Any] = field(default_factory=dict)  # as ResolveCluster or SubmitBatch last left it
+    notice_sent: bool = False  # the run's last task published its own notice (NotifySuccess/NotifyFailure)
 
 
 def _read_history(execution_arn: str) -> _History:
     sfn = aws.client("stepfunctions")
     history = _History(found=True)
+    last_task: dict[str, Any] = {}
     try:
         for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
             for event in page["events"]:
+                if event["type"] in _TASK_ENDED and int(event.get("id", 0)) >= int(last_task.get("id", 0)):
+                    last_task = event
                 entered = event.get("stateEnteredEventDetails") or {}
                 exited = event.get("stateExitedEventDetails") or {}
                 if event["type"] == "TaskStateEntered" and entered.get("name") == "SubmitBatch":
@@ -368,13 +380,19 @@ def _read_history(execution_arn: str) -> _History:
                     history.state = json.loads(exited.get("output") or "{}")
     except sfn.exceptions.ExecutionDoesNotExist:
         return _History(found=False)
+    details: dict[str, Any] = next((v for k, v in last_task.items() if k.endswith("EventDetails")), {})
+    history.notice_sent = last_task.get("type") == "TaskSucceeded" and details.get("resourceType") == "sns"
     return history
 
 
-def _locate(change: ExecutionStatusChange, owned: list[dict[str, Any]], report: LivyJanitorReport) -> _Found | None:
+_TASK_ENDED = frozenset({"TaskSucceeded", "TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed"})
+
+
+def _locate(
+    change: ExecutionStatusChange, owned: list[dict[str, Any]], report: LivyJanitorReport, history: _History
+) -> _Found | None:
     """Where the run's batch is: its id from SubmitBatch's output; else its name on the run's cluster."""
     detail = change.detail
-    history = _read_history(detail.executionArn)
     if history.found and not history.submit_entered:
         report.notes.append("the run never reached SubmitBatch: no batch to delete")
         return None
@@ -405,14 +423,20 @@ def clean_up_execution(change: ExecutionStatusChange, settings: LivySettings) ->
     if detail.status in ("SUCCEEDED", "RUNNING"):
         return report
     owned = clusters_of_execution(detail.executionArn, detail.name)  # only a transient run has one
-    found = _locate(change, owned, report)
+    history = _read_history(detail.executionArn)
+    found = _locate(change, owned, report, history)
     if found is not None:
         # The cluster of a transient run is terminated next anyway; an unreachable Livy does not matter then.
         _delete_batch(found, settings, report, tolerate_unreachable=bool(owned))
     _terminate(owned, report)
     job = _job_of(detail.input)
-    # A FAILED run notified by itself; say more only if something had been left running.
-    if detail.status in ("ABORTED", "TIMED_OUT") or report.deleted or report.terminated or report.protected:
+    # Exactly one notice ends a run: the run's own (NotifySuccess/NotifyFailure) if it could send it,
+    # else this one (always after ABORTED and TIMED_OUT, when no Catch runs).
+    if not history.notice_sent:
+        report.notice = "end"
+    elif report.deleted or report.terminated or report.protected:
+        report.notice = "cleanup"  # the run said how it ended; this says what it had left running
+    if report.notice is not None:
         _notify(change, report, settings, job)
         report.notified = True
     return report
@@ -449,9 +473,20 @@ def _delete_batch(
     except (ClusterGone, ClusterNotReady) as exc:
         report.notes.append(str(exc))
     except LivyUnavailable as exc:
-        if not tolerate_unreachable:
+        if tolerate_unreachable:
+            report.notes.append(f"Livy not reachable ({exc}); the cluster is terminated instead")
+        elif _ended(found.cluster_id):
+            # A cluster on its way out (e.g. stopped during TerminateCluster) takes its batches with it.
+            report.notes.append(f"Livy not reachable: cluster {found.cluster_id} is ending, and its batches with it")
+        else:
             raise  # the invocation fails, is retried, and ends in the dead-letter queue
-        report.notes.append(f"Livy not reachable ({exc}); the cluster is terminated instead")
+
+
+def _ended(cluster_id: str) -> bool:
+    try:
+        return _describe(cluster_id)["Status"]["State"] in ENDED_STATES
+    except ClusterGone:
+        return True
 
 
 def _terminate(owned: list[dict[str, Any]], report: LivyJanitorReport) -> None:
@@ -475,7 +510,12 @@ def _job_of(raw_input: str | None) -> str:
 def _notify(change: ExecutionStatusChange, report: LivyJanitorReport, settings: LivySettings, job: str) -> None:
     detail = change.detail
     what = {"ABORTED": "ABORTED", "TIMED_OUT": "TIMED OUT"}.get(detail.status, detail.status)
+    cleanup = report.notice == "cleanup"
     lines = [f"Livy run {detail.name} {what}."]
+    if cleanup:
+        lines[0] += " Its own notice said why; this one says what was left running."
+    elif detail.status == "FAILED":
+        lines[0] += " The run could not send its own notice, so the Livy janitor does."
     if detail.error or detail.cause:
         lines += [f"Error: {detail.error or '-'}", f"Cause: {detail.cause or '-'}"]
     if report.deleted:
@@ -489,10 +529,11 @@ def _notify(change: ExecutionStatusChange, report: LivyJanitorReport, settings: 
     cluster = report.batch.split("/")[0] if report.batch != "-" else (report.terminated + report.protected + ["-"])[0]
     notifications.publish(
         settings.notification_topic_arn,
-        f"[emr-autopilot] Livy run {what} {detail.name}",
+        f"[emr-autopilot] Livy run {'CLEANED UP after ' if cleanup else ''}{what} {detail.name}",
         "\n".join(lines),
         severity="CRITICAL" if report.protected else "ERROR",
-        event_type="LIVY_RUN_" + detail.status,
+        # LIVY_RUN_CLEANUP is not a run's end: it follows the run's own LIVY_BATCH_FAILED notice.
+        event_type="LIVY_RUN_CLEANUP" if cleanup else "LIVY_RUN_" + detail.status,
         job=job,
         cluster_id=cluster,
         state=detail.status,
@@ -588,6 +629,8 @@ def build_livy_run_input(
     Livy added, tagged with this execution so the janitor can find it.
 
     `context.state_machine_arn` must be LivyBatchPipeline's: the cluster's execution tag comes from it."""
+    from emr_autopilot.runs import build_run_input  # not at the top: the Livy functions' cold start skips it
+
     rendered = build_run_input(job, trigger, context, name)
     candidates = [
         (step, item["Step"]["HadoopJarStep"]["Args"])

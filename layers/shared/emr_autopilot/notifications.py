@@ -8,6 +8,8 @@ from emr_autopilot import aws
 
 Severity = Literal["INFO", "WARNING", "ERROR", "CRITICAL"]
 SUBJECT_MAX = 100  # SNS rejects longer subjects
+# SNS takes 256 KiB with the attributes; a longer body would fail the publish, and every retry of it.
+BODY_MAX_BYTES = 250_000
 
 
 def subject_line(text: str) -> str:
@@ -36,10 +38,17 @@ def publish(
     response = aws.client("sns").publish(
         TopicArn=topic_arn,
         Subject=subject_line(subject),
-        Message=body,
+        Message=body_text(body),
         MessageAttributes={key: {"DataType": "String", "StringValue": value} for key, value in attributes.items()},
     )
     return str(response["MessageId"])
+
+
+def body_text(body: str) -> str:
+    data = body.encode("utf-8")
+    if len(data) <= BODY_MAX_BYTES:
+        return body
+    return data[: BODY_MAX_BYTES - 40].decode("utf-8", errors="ignore") + "\n… (truncated to fit SNS)"
 
 
 def console_cluster_url(region: str, cluster_id: str) -> str:

@@ -139,7 +139,7 @@ def react(envelope: EmrEvent, detail: Any, settings: ReactionSettings) -> Reacti
 def _summary(detail: dict[str, Any]) -> dict[str, Any]:
     # The timeline keeps the event's facts, not free text that could carry configuration values.
     keep = ("state", "severity", "stepId", "name", "eventCode", "instanceGroupId", "instanceFleetId", "resourceId")
-    summary = {key: str(detail[key]) for key in keep if detail.get(key) not in (None, "")}
+    summary = {key: str(detail[key])[:500] for key in keep if detail.get(key) not in (None, "")}
     if detail.get("message"):
         summary["message"] = str(detail["message"])[:500]
     reason = detail.get("stateChangeReason")

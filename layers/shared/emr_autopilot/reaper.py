@@ -28,11 +28,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from emr_autopilot import aws, ledger, notifications, pricing
+from emr_autopilot.durations import duration_adapter, format_duration
 from emr_autopilot.env_settings import EnvSettings
-from emr_autopilot.jobs import Duration, format_duration
 
 TAG_IDLE_THRESHOLD = "emr-autopilot:idle-threshold"
 DEFAULT_OPT_OUT = "emr-autopilot:reaper=skip"
@@ -66,12 +66,10 @@ API_ERROR = "api-error"
 # Skips worth a notification: an idle cluster that was left running.
 NOTABLE_SKIPS = (PROTECTED, CAP_REACHED)
 
-_DURATION = TypeAdapter(Duration)
-
 
 def parse_duration(text: str) -> timedelta:
-    """The job files' duration syntax: 90s, 30m, 2h, 1d, PT2H, HH:MM:SS or seconds."""
-    return _DURATION.validate_python(text)
+    """The job files' duration syntax: 90s, 30m, 2h, 1d, PT2H, HH:MM:SS or seconds; ValidationError otherwise."""
+    return duration_adapter().validate_python(text)
 
 
 class TagSelector(BaseModel):

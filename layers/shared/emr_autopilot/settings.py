@@ -53,6 +53,7 @@ class RunStarterSettings(_Settings):
 class JanitorSettings(_Settings):
     notification_topic_arn: str
     schedule_group_name: str
+    idempotency_table_name: str
 
 
 class EmrEventSettings(_Settings):
@@ -124,3 +125,12 @@ class LivySettings(_Settings):
 @cache
 def livy_settings() -> LivySettings:
     return LivySettings.from_env()
+
+
+class LivyJanitorSettings(LivySettings):
+    idempotency_table_name: str  # one cleanup per execution end, however often it is delivered
+
+
+@cache
+def livy_janitor_settings() -> LivyJanitorSettings:
+    return LivyJanitorSettings.from_env()

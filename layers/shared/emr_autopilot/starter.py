@@ -132,7 +132,9 @@ def parse_object_event(event: dict[str, Any]) -> tuple[str, list[S3Object]]:
     try:
         if "Records" in event:
             objects = S3NotificationEvent.model_validate(event).objects()
-            return str(event["Records"][0].get("responseElements", {}).get("x-amz-request-id", "records")), objects
+            elements = event["Records"][0].get("responseElements")
+            request_id = elements.get("x-amz-request-id") if isinstance(elements, dict) else None
+            return str(request_id or "records"), objects
         parsed = S3ObjectCreatedEvent.model_validate(event)
         return parsed.id, parsed.objects()
     except ValidationError as exc:

@@ -1,0 +1,246 @@
+"""Figure 3, state transitions per pipeline run (Standard workflows bill per state transition).
+
+Definition: a transition is a state entered, i.e. one `*StateEntered` event in the execution history,
+counting the states inside Map iterations; that is what AWS bills ("each time a step of your workflow
+is executed"). Retries would add transitions too; these runs have none (no faults are injected).
+
+Each run is a job of k `command` steps the EMR simulator simulates for 1 or 60 virtual minutes. It runs
+twice, side by side on the same local stack and the same input: through the real
+TransientClusterPipeline (the `.sync` integrations) and through a benchmark-only polling design
+(polling_pipeline.asl.json, never deployed: aws-sdk Describe* calls in Wait/Choice loops every 30 s).
+
+Time: the polling design's count depends on virtual time, so the local runtime's fast-clock overhead
+must not eat into its Wait states. While a polling run is open the clock is held at wall speed and
+runs fast only inside its Wait states (as in AWS, where a transition or a Describe call takes
+milliseconds). A Wait runs fast until a few virtual seconds before its end and then jumps the clock to
+its exact end, so thread wake-up jitter (a millisecond is 3 virtual seconds at x3000) does not stretch
+it: each loop is 30 virtual seconds of EMR time. The stack runs at x3000 so an hour-long step takes
+about 3 s of wall time. The effective interval is reported (polls per step against minutes x 2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from emr_autopilot_devkit.bench.bench_jobs import command_job, write_jobs
+from emr_autopilot_devkit.bench.common import say
+from emr_autopilot_devkit.bench.report import Figure
+from emr_autopilot_devkit.local.clock import FastClock
+from emr_autopilot_devkit.local.stack import ACCOUNT_ID, REGION, LocalStack
+
+SECTION = "3. State transitions per run (StateEntered events; .sync pipeline vs a polling design)"
+POLLING_ASL = Path(__file__).with_name("polling_pipeline.asl.json")
+STEP_COUNTS = (1, 5, 20)
+STEP_MINUTES = (1, 60)
+SPEEDUP = 3000.0
+POLL_SECONDS = 30
+
+
+def budget(steps: int) -> int:
+    return 2 * steps + 8
+
+
+def transitions(history: list[dict[str, Any]]) -> int:
+    return sum(1 for event in history if event["type"].endswith("StateEntered"))
+
+
+def entered_states(history: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(
+        event["stateEnteredEventDetails"]["name"] for event in history if event["type"].endswith("StateEntered")
+    )
+
+
+class _WaitOnlyClock:
+    """While active, the fast clock runs at wall speed except inside Wait states."""
+
+    def __init__(self, clock: FastClock) -> None:
+        self.clock = clock
+        self.active = False
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        with self.clock.real_time():
+            self.active = True
+            try:
+                yield
+            finally:
+                self.active = False
+
+    @contextlib.contextmanager
+    def released(self) -> Iterator[None]:
+        clock = self.clock
+        if not self.active:
+            yield
+            return
+        # FastClock keeps a count of holders; drop ours for the Wait, as real_time() would on exit.
+        with clock._lock:
+            clock._virtual0, clock._real0 = clock._now_locked(), time.monotonic()
+            clock._holds -= 1
+        try:
+            yield
+        finally:
+            with clock._lock:
+                clock._virtual0, clock._real0 = clock._now_locked(), time.monotonic()
+                clock._holds += 1
+
+    def wait(self, env: Any, seconds: float) -> None:
+        """A Wait state: fast until EARLY virtual seconds before its end, then a jump to the exact end."""
+        if not self.active:
+            self.clock.wait_for(env.program_state_event.wait, seconds)
+            return
+        start = self.clock.timestamp()
+        with self.released():
+            stopped = self.clock.wait_for(env.program_state_event.wait, max(seconds - EARLY, 0.0))
+        left = seconds - (self.clock.timestamp() - start)
+        if not stopped and left > 0:
+            self.clock.advance(left)
+
+
+EARLY = 5.0  # virtual seconds: 1.7 ms at x3000, more than a thread's usual wake-up delay
+
+
+@contextlib.contextmanager
+def _waits_release(hold: _WaitOnlyClock) -> Iterator[None]:
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    original = WaitFunction._wait_interval
+
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        if wait_seconds > 0:
+            hold.wait(env, float(wait_seconds))
+
+    WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        WaitFunction._wait_interval = original  # type: ignore[method-assign]
+
+
+def _wait_ended(sfn: Any, arns: list[str], timeout: float) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    statuses: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        statuses = {arn: sfn.describe_execution(executionArn=arn)["status"] for arn in arns}
+        if all(status != "RUNNING" for status in statuses.values()):
+            return statuses
+        time.sleep(0.05)
+    raise TimeoutError(f"executions still running after {timeout:.0f}s: {statuses}")
+
+
+def measure(step_counts: tuple[int, ...] = STEP_COUNTS, step_minutes: tuple[int, ...] = STEP_MINUTES) -> list[Figure]:
+    from emr_autopilot.catalog import load_catalog
+    from emr_autopilot.runs import StackContext
+    from emr_autopilot.starter import ManualRunRequest, start_manual_run
+
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp, LocalStack(speedup=SPEEDUP) as stack:
+        jobs_dir = write_jobs(Path(tmp) / "jobs", [command_job(f"bench-steps-{k}", k) for k in step_counts])
+        stack.deploy_jobs(jobs_dir)
+        sfn = stack.client("stepfunctions")
+        polling_arn = sfn.create_state_machine(
+            name="bench-polling-pipeline",
+            definition=POLLING_ASL.read_text(encoding="utf-8"),
+            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/bench-polling-pipeline",
+            type="STANDARD",
+        )["stateMachineArn"]
+        context = StackContext.from_stack_outputs(stack.outputs, REGION)
+        catalog = load_catalog(stack.outputs["ArtifactsBucketName"])
+        hold = _WaitOnlyClock(stack.clock)
+        with _waits_release(hold):
+            for minutes in step_minutes:
+                stack.simulator.timings.simulated_step = minutes * 60.0
+                for k in step_counts:
+                    started = time.monotonic()
+                    virtual_start = stack.clock.timestamp()
+                    with hold.holding():  # only while the polling run is open
+                        sync = start_manual_run(catalog, ManualRunRequest(job=f"bench-steps-{k}"), context, None)
+                        document = sfn.describe_execution(executionArn=sync.execution_arn)["input"]
+                        polling = sfn.start_execution(
+                            stateMachineArn=polling_arn, name=f"polling-{k}-{minutes}m", input=document
+                        )["executionArn"]
+                        statuses = _wait_ended(sfn, [polling], timeout=900)
+                    statuses.update(_wait_ended(sfn, [sync.execution_arn], timeout=900))
+                    sync_history = stack.history(sync.execution_arn)
+                    polling_history = stack.history(polling)
+                    states = entered_states(polling_history)
+                    loops = {
+                        "cluster_start": states["DescribeCluster"],
+                        "per_step": round(states["DescribeStep"] / k, 1),
+                        "termination": states["DescribeTerminating"],
+                    }
+                    row: dict[str, Any] = {
+                        "steps": k,
+                        "step_minutes": minutes,
+                        "sync": transitions(sync_history),
+                        "polling": transitions(polling_history),
+                        "sync_status": statuses[sync.execution_arn],
+                        "polling_status": statuses[polling],
+                        "sync_states": dict(entered_states(sync_history)),
+                        "polling_loops": loops,
+                        "polls_per_step_expected": round(minutes * 60 / POLL_SECONDS),
+                        "virtual_minutes": round((stack.clock.timestamp() - virtual_start) / 60, 1),
+                        "wall_seconds": round(time.monotonic() - started, 1),
+                    }
+                    rows.append(row)
+                    say(
+                        f"    k={k:>2} {minutes:>2}-min steps: .sync {row['sync']} transitions, polling "
+                        f"{row['polling']} ({loops['per_step']} polls/step), {row['wall_seconds']}s"
+                    )
+    return _figures(rows, step_counts, step_minutes)
+
+
+def _figures(rows: list[dict[str, Any]], step_counts: tuple[int, ...], step_minutes: tuple[int, ...]) -> list[Figure]:
+    figures = []
+    by_key = {(row["steps"], row["step_minutes"]): row for row in rows}
+    for row in rows:
+        k, minutes = row["steps"], row["step_minutes"]
+        ok = row["sync_status"] == row["polling_status"] == "SUCCEEDED"
+        figures.append(
+            Figure(
+                id=f"transitions.sync.k{k}.{minutes}m",
+                section=SECTION,
+                name=f".sync pipeline, k={k}, {minutes}-min steps (budget 2k+8)",
+                value=row["sync"],
+                unit="",
+                budget=budget(k),
+                error=None if ok else f"a run did not succeed: {row['sync_status']} / {row['polling_status']}",
+                detail=row,
+            )
+        )
+        figures.append(
+            Figure(
+                id=f"transitions.polling.k{k}.{minutes}m",
+                section=SECTION,
+                name=f"polling design (30 s), k={k}, {minutes}-min steps: x{row['polling'] / row['sync']:.1f}",
+                value=row["polling"],
+                unit="",
+                note="benchmark-only ASL with Wait/Choice/Describe loops; informational",
+                detail={"ratio_polling_to_sync": round(row["polling"] / row["sync"], 2), **row["polling_loops"]},
+            )
+        )
+    if len(step_minutes) > 1:
+        short, long = min(step_minutes), max(step_minutes)
+        for k in step_counts:
+            if (k, short) in by_key and (k, long) in by_key:
+                difference = by_key[(k, long)]["sync"] - by_key[(k, short)]["sync"]
+                figures.append(
+                    Figure(
+                        id=f"transitions.sync.k{k}.long_minus_short",
+                        section=SECTION,
+                        name=f".sync pipeline, k={k}: {long}-min minus {short}-min steps",
+                        value=difference,
+                        unit="",
+                        budget=0,
+                        comparison="==",
+                        note="the same number of transitions whatever a step lasts",
+                    )
+                )
+    return figures

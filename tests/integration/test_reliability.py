@@ -1,0 +1,114 @@
+"""A slice of the fault matrix (emr_autopilot_devkit.reliability): both state machines, a fault at a state,
+on a fresh local stack each. `make reliability` runs every cell; this runs the ones marked in_slice."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from emr_autopilot import idempotency
+from emr_autopilot_devkit import reliability
+from emr_autopilot_devkit.reliability import CELLS, LIVY, PIPELINE, SLICE, TERMINAL_EVENT_TYPES, run_cell
+
+ROOT = Path(__file__).resolve().parents[2]
+# Faults the matrix must cover on both state machines (the Livy path calls a failed step a failed batch).
+REQUIRED = {
+    PIPELINE: {
+        "service_error", "throttle_then_success", "throttle_never_ends", "step_fails", "bootstrap_fails",
+        "spot_capacity_timeout", "aborted", "timed_out", "lambda_raises", "event_twice",
+    },
+    LIVY: {
+        "service_error", "throttle_then_success", "throttle_never_ends", "batch_fails", "bootstrap_fails",
+        "spot_capacity_timeout", "aborted", "timed_out", "lambda_raises", "event_twice",
+    },
+}  # fmt: skip
+ASL = {
+    PIPELINE: ROOT / "statemachines" / "transient_cluster_pipeline.asl.json",
+    LIVY: ROOT / "statemachines" / "livy_batch.asl.json",
+}
+
+
+def _states(machine: str) -> set[str]:
+    definition = json.loads(ASL[machine].read_text(encoding="utf-8"))
+    return set(definition["States"])
+
+
+@pytest.mark.parametrize("cell_id", SLICE)
+def test_a_fault_at_a_state_leaves_nothing_running_and_ends_with_one_notice(cell_id: str) -> None:
+    # Given one cell of the matrix: a run of one state machine with a fault injected at one state
+    cell = CELLS[cell_id]
+
+    # When it runs on a fresh local stack until nothing moves
+    result = run_cell(cell_id)
+
+    # Then every invariant held: nothing left running, one terminal notice, the ledger true, the fault fired
+    assert result.problems == [], result.problems
+    assert result.passed
+    assert (result.clusters_left_running, result.batches_left_running) == (0, 0)
+    assert result.terminal_notifications == 1
+    assert result.outcome == cell.expect
+    assert result.fired > 0 or cell.fault == "none"
+
+
+def test_the_matrix_fails_a_janitor_that_notifies_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the janitors without idempotency, as they were before: each delivery does the whole job again
+    monkeypatch.setattr(idempotency, "once", lambda function, *args, **kwargs: function)
+
+    # When the execution-ended event of a stopped run is delivered twice
+    result = run_cell("pipeline:event_twice:ExecutionJanitorFunction")
+
+    # Then the matrix catches it: two terminal notices for one run
+    assert not result.passed
+    assert result.terminal_notifications == 2
+    assert any("2 terminal notifications" in problem for problem in result.problems)
+
+
+def test_the_matrix_covers_every_fault_on_both_state_machines_at_states_that_exist() -> None:
+    # Given the full matrix
+    cells = list(CELLS.values())
+
+    # When its cells are grouped by state machine
+    faults = {machine: {cell.fault for cell in cells if cell.machine == machine} for machine in REQUIRED}
+
+    # Then each required fault is there for both, every state a cell names is in the ASL or is a
+    # function that reacts to the run, and the slice is a real subset
+    assert {machine: REQUIRED[machine] - found for machine, found in faults.items()} == {PIPELINE: set(), LIVY: set()}
+    functions = {"RunStarterFunction", "ExecutionJanitorFunction", "EmrEventFunction", "LivyJanitorFunction"}
+    for cell in cells:
+        assert cell.state in _states(cell.machine) | functions | {"-"}, cell.id
+    assert set(SLICE) < set(CELLS)
+    # And at least five states of each machine have a fault injected
+    states = Counter(cell.machine for cell in cells if cell.state in _states(cell.machine))
+    assert min(states.values()) >= 5
+
+
+def test_the_report_has_one_entry_per_cell_with_the_agreed_fields(tmp_path: Path) -> None:
+    # Given two results, one passed and one failed (made up: this checks the report, not a run)
+    good = reliability.CellResult(
+        "pipeline:none:-", PIPELINE, "none", "-", "", "SUCCEEDED", "SUCCEEDED", "", 0, 0, 1,
+        ["RUN_SUCCEEDED"], "SUCCEEDED", 0, 0, True, [], 1.0,
+    )  # fmt: skip
+    bad = reliability.CellResult(
+        "livy:aborted:WaitForBatch", LIVY, "aborted", "WaitForBatch", "", "ABORTED", "ABORTED", "Operator", 1, 1, 0,
+        [], "RUNNING", 0, 1, False, ["cluster j-1 left WAITING"], 2.0,
+    )  # fmt: skip
+
+    # When the matrix is summarised, formatted and written as the report
+    totals = reliability.summary([good, bad], 3.0)
+    text = reliability.format_matrix([good, bad])
+    document = json.loads(json.dumps(reliability.report_document([good, bad], totals)))
+
+    # Then the totals count the failure and what was left running, and the table names the problem
+    assert (totals["cells"], totals["passed"], totals["failed"]) == (2, 1, 1)
+    assert (totals["clusters_left_running"], totals["batches_left_running"]) == (1, 1)
+    assert totals["terminal_event_types"][LIVY] == sorted(TERMINAL_EVENT_TYPES[LIVY])
+    assert "FAIL" in text and "PASS" in text
+    assert "livy:aborted:WaitForBatch: cluster j-1 left WAITING" in text
+    # And the report has one entry per cell, starting with the fields the issue asks for
+    agreed = ["fault", "state", "outcome", "clusters_left_running", "notifications", "passed"]
+    assert [list(entry)[:6] for entry in document["cells"]] == [agreed, agreed]
+    assert [entry["passed"] for entry in document["cells"]] == [True, False]
+    assert document["summary"]["failed"] == 1
