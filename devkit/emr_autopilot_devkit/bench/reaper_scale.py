@@ -295,6 +295,20 @@ def measure(sizes: tuple[int, ...] = SIZES) -> list[Figure]:
                         waiting -= len(live["terminated"])
                         scans.append(("live", live, live_calls, live_seconds))
                 figures += _figures(size, scans)
+                if size > LIVE_UP_TO:
+                    figures.append(
+                        Figure(
+                            id=f"reaper.N{size}.live.scan_calls",
+                            section=SECTION,
+                            name=f"N={size:,}, live: EMR + CloudWatch calls (not run: see note)",
+                            value=None,
+                            unit="",
+                            budget=budget(size, size),
+                            measured=False,
+                            note=f"not run above N={LIVE_UP_TO:,} to keep make bench short; at N=100 and 1,000 a live "
+                            "scan made exactly the dry run's calls plus the cap's TerminateJobFlows",
+                        )
+                    )
                 figures += _naive_figures(size, dry_calls, naive_calls, naive_seconds, naive_idle, dry)
                 say(
                     f"    N={size}: dry run {len(_split(dry_calls)[0])} scan calls in {dry_seconds:.1f}s"

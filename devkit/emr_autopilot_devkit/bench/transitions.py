@@ -9,13 +9,17 @@ twice, side by side on the same local stack and the same input: through the real
 TransientClusterPipeline (the `.sync` integrations) and through a benchmark-only polling design
 (polling_pipeline.asl.json, never deployed: aws-sdk Describe* calls in Wait/Choice loops every 30 s).
 
-Time: the polling design's count depends on virtual time, so the local runtime's fast-clock overhead
-must not eat into its Wait states. While a polling run is open the clock is held at wall speed and
-runs fast only inside its Wait states (as in AWS, where a transition or a Describe call takes
-milliseconds). A Wait runs fast until a few virtual seconds before its end and then jumps the clock to
-its exact end, so thread wake-up jitter (a millisecond is 3 virtual seconds at x3000) does not stretch
-it: each loop is 30 virtual seconds of EMR time. The stack runs at x3000 so an hour-long step takes
-about 3 s of wall time. The effective interval is reported (polls per step against minutes x 2).
+Time: the polling design's count depends on virtual time, so the local runtime's own overhead must
+not eat into its 30 s Waits, nor make EMR look slower than it is. For this figure only:
+- while a polling run is open the fast clock is held at wall speed and runs fast only inside its
+  Wait states (in AWS a transition or a Describe call takes milliseconds). A Wait runs fast until
+  EARLY virtual seconds before its end and then jumps the clock to its exact end, so a thread's
+  wake-up delay does not stretch it;
+- clock waits re-check the time every 2 ms (not 50 ms), and the EMR simulator is brought up to date
+  whenever a step is added or a cluster or step is described (its own tick runs every 5 ms of wall
+  time, i.e. several virtual seconds here).
+Each poll is then 30 virtual seconds apart and sees EMR as of that moment: the figures report polls
+per step, which come out at minutes x 2. The stack runs at x1500, so an hour-long step takes about 4 s.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ SECTION = "3. State transitions per run (StateEntered events; .sync pipeline vs 
 POLLING_ASL = Path(__file__).with_name("polling_pipeline.asl.json")
 STEP_COUNTS = (1, 5, 20)
 STEP_MINUTES = (1, 60)
-SPEEDUP = 3000.0
+SPEEDUP = 1500.0
 POLL_SECONDS = 30
 
 
@@ -104,7 +108,7 @@ class _WaitOnlyClock:
             self.clock.advance(left)
 
 
-EARLY = 5.0  # virtual seconds: 1.7 ms at x3000, more than a thread's usual wake-up delay
+EARLY = 5.0  # virtual seconds: 3 ms at x1500, more than a thread's usual wake-up delay
 
 
 @contextlib.contextmanager
@@ -122,6 +126,52 @@ def _waits_release(hold: _WaitOnlyClock) -> Iterator[None]:
         yield
     finally:
         WaitFunction._wait_interval = original  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def _fine_slices() -> Iterator[None]:
+    """Clock waits re-check the time every 2 ms instead of 50 ms: a simulated step whose end falls inside
+    a Wait's final jump is noticed within 2 ms of wall time, not one or two polling loops later."""
+    from emr_autopilot_devkit.local import clock
+
+    saved = clock._SLICE
+    clock._SLICE = 0.002
+    try:
+        yield
+    finally:
+        clock._SLICE = saved
+
+
+@contextlib.contextmanager
+def _emr_current(stack: LocalStack) -> Iterator[None]:
+    """EMR answers with its state as of now: the simulator is brought up to date when a step is added
+    and before a cluster or step is described. Its own tick runs every 5 ms of wall time, which under
+    load is tens of virtual seconds at this speed, and would make a step look longer than it ran."""
+    from moto.emr.models import ElasticMapReduceBackend
+
+    backend = ElasticMapReduceBackend
+    saved = {name: getattr(backend, name) for name in ("describe_cluster", "describe_step", "add_job_flow_steps")}
+
+    def describing(name: str) -> Any:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            stack.simulator.tick()
+            return saved[name](self, *args, **kwargs)
+
+        return call
+
+    def add_job_flow_steps(self: Any, *args: Any, **kwargs: Any) -> Any:
+        added = saved["add_job_flow_steps"](self, *args, **kwargs)
+        stack.simulator.tick()
+        return added
+
+    backend.describe_cluster = describing("describe_cluster")  # type: ignore[method-assign]
+    backend.describe_step = describing("describe_step")  # type: ignore[method-assign]
+    backend.add_job_flow_steps = add_job_flow_steps  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        for name, method in saved.items():
+            setattr(backend, name, method)
 
 
 def _wait_ended(sfn: Any, arns: list[str], timeout: float) -> dict[str, str]:
@@ -154,7 +204,7 @@ def measure(step_counts: tuple[int, ...] = STEP_COUNTS, step_minutes: tuple[int,
         context = StackContext.from_stack_outputs(stack.outputs, REGION)
         catalog = load_catalog(stack.outputs["ArtifactsBucketName"])
         hold = _WaitOnlyClock(stack.clock)
-        with _waits_release(hold):
+        with _waits_release(hold), _fine_slices(), _emr_current(stack):
             for minutes in step_minutes:
                 stack.simulator.timings.simulated_step = minutes * 60.0
                 for k in step_counts:
