@@ -78,38 +78,31 @@ class ClusterChange:
     reason_message: str | None = None
 
 
-def record_cluster_change(table_name: str, change: ClusterChange) -> dict[str, Any] | None:
-    """Upsert the cluster; returns the item, or None when the state was older than the ledger's."""
+def _forward_update(
+    table_name: str,
+    key: dict[str, str],
+    state: str,
+    rank: int,
+    at: datetime,
+    fields: dict[str, str | None],
+    extra: dict[str, tuple[str, Any]],
+) -> dict[str, Any] | None:
+    """Set state (only if it moves forward), the non-empty `fields`, and `extra` ({name: (expression
+    using :name, value)}); returns the new item, or None when the ledger already holds a later state."""
     table = _table(table_name)
-    rank = CLUSTER_ORDER.get(change.state, 0)
-    values: dict[str, Any] = {
-        ":state": change.state,
-        ":rank": rank,
-        ":at": _iso(change.at),
-        ":runs": "RUNS",
-    }
-    sets = ["#state = :state", "state_rank = :rank", "updated_at = :at", "gsi1pk = :runs"]
-    for field, value in (
-        ("cluster_name", change.name),
-        ("job", change.job),
-        ("run_id", change.run_id),
-        ("reason_code", change.reason_code),
-        ("reason_message", change.reason_message),
-    ):
+    values: dict[str, Any] = {":state": state, ":rank": rank, ":at": _iso(at)}
+    sets = ["#state = :state", "state_rank = :rank", "updated_at = :at"]
+    for field, value in fields.items():
         if value:
             values[f":{field}"] = value
             sets.append(f"{field} = :{field}")
-    if rank >= CLUSTER_ORDER["TERMINATED"]:
-        values[":ended"] = _iso(change.at)
-        sets.append("ended_at = :ended")
-    # created_at / gsi1sk only on first sight, so the run keeps its place in the list.
-    values[":created"] = _iso(change.at)
-    values[":gsi1sk"] = f"{_iso(change.at)}#{change.cluster_id}"
-    sets += ["created_at = if_not_exists(created_at, :created)", "gsi1sk = if_not_exists(gsi1sk, :gsi1sk)"]
+    for name, (expression, value) in extra.items():
+        values[f":{name}"] = value
+        sets.append(expression)
     try:
         response = table.update_item(
             ReturnValues="ALL_NEW",
-            Key={"pk": f"CLUSTER#{change.cluster_id}", "sk": "META"},
+            Key=key,
             UpdateExpression="SET " + ", ".join(sets),
             ConditionExpression="attribute_not_exists(state_rank) OR state_rank <= :rank",
             ExpressionAttributeNames={"#state": "state"},
@@ -118,6 +111,29 @@ def record_cluster_change(table_name: str, change: ClusterChange) -> dict[str, A
     except table.meta.client.exceptions.ConditionalCheckFailedException:
         return None
     return dict(response["Attributes"])
+
+
+def record_cluster_change(table_name: str, change: ClusterChange) -> dict[str, Any] | None:
+    """Upsert the cluster; returns the item, or None when the state was older than the ledger's."""
+    rank = CLUSTER_ORDER.get(change.state, 0)
+    at = _iso(change.at)
+    extra: dict[str, tuple[str, Any]] = {
+        "runs": ("gsi1pk = :runs", "RUNS"),
+        # created_at / gsi1sk only on first sight, so the run keeps its place in the list.
+        "created": ("created_at = if_not_exists(created_at, :created)", at),
+        "gsi1sk": ("gsi1sk = if_not_exists(gsi1sk, :gsi1sk)", f"{at}#{change.cluster_id}"),
+    }
+    if rank >= CLUSTER_ORDER["TERMINATED"]:
+        extra["ended"] = ("ended_at = :ended", at)
+    fields = {
+        "cluster_name": change.name,
+        "job": change.job,
+        "run_id": change.run_id,
+        "reason_code": change.reason_code,
+        "reason_message": change.reason_message,
+    }
+    key = {"pk": f"CLUSTER#{change.cluster_id}", "sk": "META"}
+    return _forward_update(table_name, key, change.state, rank, change.at, fields, extra)
 
 
 @dataclass(frozen=True)
@@ -135,38 +151,21 @@ class StepChange:
 
 def record_step_change(table_name: str, change: StepChange) -> dict[str, Any] | None:
     """Upsert the step; returns the item, or None when the state was older than the ledger's."""
-    table = _table(table_name)
     rank = STEP_ORDER.get(change.state, 0)
-    values: dict[str, Any] = {":state": change.state, ":rank": rank, ":at": _iso(change.at)}
-    sets = ["#state = :state", "state_rank = :rank", "updated_at = :at"]
-    for field, value in (
-        ("step_name", change.name),
-        ("action_on_failure", change.action_on_failure),
-        ("failure_reason", change.failure_reason),
-        ("failure_message", change.failure_message),
-        ("log_file", change.log_file),
-    ):
-        if value:
-            values[f":{field}"] = value
-            sets.append(f"{field} = :{field}")
+    extra: dict[str, tuple[str, Any]] = {}
     if change.state == "RUNNING":
-        values[":started"] = _iso(change.at)
-        sets.append("started_at = if_not_exists(started_at, :started)")
+        extra["started"] = ("started_at = if_not_exists(started_at, :started)", _iso(change.at))
     if rank >= STEP_ORDER["COMPLETED"]:
-        values[":ended"] = _iso(change.at)
-        sets.append("ended_at = :ended")
-    try:
-        response = table.update_item(
-            ReturnValues="ALL_NEW",
-            Key={"pk": f"CLUSTER#{change.cluster_id}", "sk": f"STEP#{change.step_id}"},
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression="attribute_not_exists(state_rank) OR state_rank <= :rank",
-            ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues=values,
-        )
-    except table.meta.client.exceptions.ConditionalCheckFailedException:
-        return None
-    return dict(response["Attributes"])
+        extra["ended"] = ("ended_at = :ended", _iso(change.at))
+    fields = {
+        "step_name": change.name,
+        "action_on_failure": change.action_on_failure,
+        "failure_reason": change.failure_reason,
+        "failure_message": change.failure_message,
+        "log_file": change.log_file,
+    }
+    key = {"pk": f"CLUSTER#{change.cluster_id}", "sk": f"STEP#{change.step_id}"}
+    return _forward_update(table_name, key, change.state, rank, change.at, fields, extra)
 
 
 def record_event(
