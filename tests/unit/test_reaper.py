@@ -347,18 +347,46 @@ def test_calls_per_scan_stay_proportional(
     # When one scan runs with the default cap of 5
     report = reap(live(idle_threshold=threshold, grace=timedelta(0)), NOW)
     # Then the calls are: the ListClusters pages, one GetMetricData per 500 clusters (never more queries
-    # a call), three EMR calls per candidate, and two per terminated cluster (pricing, terminate)
+    # a call), two EMR calls per candidate, and two per terminated cluster (pricing, terminate)
     assert len(report.with_action("terminated")) == 5
     calls = counter.calls
     assert calls["ListClusters"] == math.ceil(count / 50)
     assert calls["GetMetricData"] == math.ceil(count / 500)
     assert max(counter.metric_queries) <= 500
     assert sum(counter.metric_queries) == count
-    assert (calls["DescribeCluster"], calls["ListSteps"]) == (count, 2 * count)
+    assert (calls["DescribeCluster"], calls["ListSteps"]) == (count, count)
     assert (calls["ListInstanceGroups"], calls["TerminateJobFlows"]) == (5, 5)
-    assert sum(calls.values()) == math.ceil(count / 50) + math.ceil(count / 500) + 3 * count + 10
+    assert sum(calls.values()) == math.ceil(count / 50) + math.ceil(count / 500) + 2 * count + 10
     with capsys.disabled():
         print(f"\n  reaper calls for {count} idle clusters: {dict(sorted(calls.items()))}")
+
+
+@pytest.mark.parametrize(("oldest_step", "expected"), [("RUNNING", "skipped"), ("COMPLETED", "terminated")])
+def test_a_cluster_with_more_than_one_page_of_steps_is_checked_beyond_the_first(
+    world: World, hook: Hook, oldest_step: str, expected: str
+) -> None:
+    # Given an idle-looking cluster whose oldest step is `oldest_step`, followed by 60 newer steps that
+    # were cancelled (ListSteps pages by 50, newest first: the oldest one is on page two)
+    cluster = world.cluster("many-steps")
+    world.emr.add_job_flow_steps(
+        JobFlowId=cluster,
+        Steps=[
+            {"Name": f"step {n}", "HadoopJarStep": {"Jar": "command-runner.jar", "Args": ["true"]}} for n in range(61)
+        ],
+    )
+    oldest, *newer = world.backend.clusters[cluster].steps[-61:]
+    oldest.state, oldest.creation_date_time = oldest_step, NOW - timedelta(hours=5)
+    for n, step in enumerate(newer):
+        step.state, step.creation_date_time = "CANCELLED", NOW - timedelta(hours=4, minutes=-n)
+    world.backend.clusters[cluster].state = "WAITING"
+    counter = CallCounter(hook, world.emr)
+    # When the reaper runs live
+    report = reap(LIVE, NOW)
+    # Then a second, state-filtered ListSteps looked past the first page, and decided by the oldest step
+    found = decision(report, cluster)
+    assert found.action == expected
+    assert (found.code == reaper.BUSY) == (oldest_step == "RUNNING")
+    assert counter.calls["ListSteps"] == 2
 
 
 # -- failures --------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """The idle-cluster reaper: terminates EMR clusters that are proven idle, within limits, and says why.
 
 Every WAITING cluster gets one decision and a reason. Cheap checks run first, so most clusters cost
-few calls: one scan makes the ListClusters pages, then per candidate a DescribeCluster and at most
-two ListSteps, one GetMetricData per 500 clusters still in the running, and one pricing call per
-cluster it terminates (plus Get/PutAutoTerminationPolicy in heal mode).
+few calls: one scan makes the ListClusters pages, then per candidate a DescribeCluster and one
+ListSteps (two when the cluster has more than 50 steps), one GetMetricData per 500 clusters still in
+the running, and a pricing call and TerminateJobFlows per cluster it terminates (plus
+Get/PutAutoTerminationPolicy in heal mode).
 
 A cluster is terminated only when ALL hold:
 - in scope (scope tag, if one is set) and not opted out (opt-out tag);
@@ -42,7 +43,6 @@ QUERIES_PER_CALL = 500  # GetMetricData's limit
 MIN_THRESHOLD = timedelta(seconds=METRIC_PERIOD)  # shorter than one period cannot be proven by IsIdle
 MAX_THRESHOLD = timedelta(days=7)
 ACTIVE_STEP_STATES = ["PENDING", "CANCEL_PENDING", "RUNNING"]
-FINISHED_STEP_STATES = ["COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED"]
 AUTO_TERMINATION_RANGE = (60, 604800)  # IdleTimeout bounds EMR accepts, seconds
 NO_AUTO_TERMINATION_APPS = {"hbase", "presto", "prestosql", "trino"}
 LEDGER_KIND = "reaper"
@@ -272,6 +272,7 @@ class _Candidate:
     cluster: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     threshold: timedelta = timedelta(0)
+    recent_steps: list[dict[str, Any]] = field(default_factory=list)  # newest first, at most one page
     idle_since: datetime | None = None
 
     @property
@@ -299,7 +300,7 @@ def reap(config: ReaperConfig, now: datetime) -> ReapReport:
     heal_candidates = [c for c in still if not c.decision.protected]
     still = [c for c in still if _up_long_enough(c, now)]
     still = [c for c in still if _no_active_steps(emr, c)]
-    still = [c for c in still if _idle_long_enough(emr, c, now)]
+    still = [c for c in still if _idle_long_enough(c, now)]
     still = _metric_proves_idle(cloudwatch, still, now)
 
     for candidate in still:  # proven idle: only protection and the cap can keep it now
@@ -405,25 +406,29 @@ def _up_long_enough(candidate: _Candidate, now: datetime) -> bool:
 
 def _no_active_steps(emr: Any, candidate: _Candidate) -> bool:
     try:
-        steps = emr.list_steps(ClusterId=candidate.cluster_id, StepStates=ACTIVE_STEP_STATES)["Steps"]
+        # Unfiltered: AWS documents newest-first order only without a StepStates filter, so this one page
+        # serves both the busy check and the last step's end time.
+        page = emr.list_steps(ClusterId=candidate.cluster_id)
+        active = [step for step in page["Steps"] if step["Status"]["State"] in ACTIVE_STEP_STATES]
+        if page.get("Marker") and not active:
+            # Over 50 steps: an older one may still be active (concurrent steps, newer ones cancelled).
+            active = emr.list_steps(ClusterId=candidate.cluster_id, StepStates=ACTIVE_STEP_STATES)["Steps"]
     except (ClientError, BotoCoreError) as exc:
         candidate.fail("ListSteps", exc)
         return False
-    if steps:
-        states = Counter(step["Status"]["State"] for step in steps)
+    if active:
+        states = Counter(step["Status"]["State"] for step in active)
         candidate.decision.idle_minutes = 0.0
         candidate.skip(BUSY, "steps active: " + ", ".join(f"{n} {state}" for state, n in sorted(states.items())))
         return False
+    candidate.recent_steps = page["Steps"]
     return True
 
 
-def _idle_long_enough(emr: Any, candidate: _Candidate, now: datetime) -> bool:
-    try:
-        # Newest first, one page: the last step to end is among the most recently created ones.
-        steps = emr.list_steps(ClusterId=candidate.cluster_id, StepStates=FINISHED_STEP_STATES)["Steps"]
-    except (ClientError, BotoCoreError) as exc:
-        candidate.fail("ListSteps", exc)
-        return False
+def _idle_long_enough(candidate: _Candidate, now: datetime) -> bool:
+    # The last step to end is among the 50 newest; an older concurrent step that ended later shows up
+    # in IsIdle, which must be 1 throughout the threshold as well.
+    steps = candidate.recent_steps
     ends = [_utc(end) for step in steps if (end := step["Status"].get("Timeline", {}).get("EndDateTime"))]
     candidate.idle_since = max([candidate.ready, *ends])
     idle = now - candidate.idle_since
