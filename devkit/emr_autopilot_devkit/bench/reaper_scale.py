@@ -3,8 +3,8 @@
 The clusters are created directly in moto's EMR backend in this process (about 1 ms each), ready and
 idle for longer than the threshold, with IsIdle=1 published for every 5-minute period of it, so every
 one of them is a candidate. The real IdleReaperFunction handler runs (stack.invoke) with the
-template's environment: threshold 60 min, grace 30 min, cap 5, dry run (ReaperDryRun's default); up to
-N=1,000 a second scan runs live (ReaperDryRun=false), which adds the cap's TerminateJobFlows calls.
+template's environment: threshold 60 min, grace 30 min, cap 5, dry run (ReaperDryRun's default); then a
+second scan runs live (ReaperDryRun=false), which adds the cap's TerminateJobFlows calls.
 
 Budget (scan calls, i.e. EMR and CloudWatch): ceil(N/50) + ceil(N/500) + 3 x candidates + 5. The
 run ledger's PutItem per decision and the SNS summary are reported in the total, without a budget.
@@ -42,9 +42,6 @@ FUNCTION = "IdleReaperFunction"
 SCAN_SERVICES = ("emr", "monitoring", "cloudwatch")
 IDLE_FOR = timedelta(minutes=100)  # > threshold (60 min) and grace (30 min)
 PERIOD = 300
-# The live scan makes exactly the dry run's calls plus the cap's TerminateJobFlows (see N=100, 1,000);
-# at N=5,000 it would add two minutes to `make bench`, so it runs up to this size.
-LIVE_UP_TO = 1000
 
 
 def budget(clusters: int, candidates: int) -> int:
@@ -290,25 +287,10 @@ def measure(sizes: tuple[int, ...] = SIZES) -> list[Figure]:
                     naive_seconds = time.monotonic() - naive_started
                     naive_calls = counter.since(mark)
                     scans = [("dry run", dry, dry_calls, dry_seconds)]
-                    if size <= LIVE_UP_TO:
-                        live, live_calls, live_seconds = _scan(stack, counter, dry_run=False)
-                        waiting -= len(live["terminated"])
-                        scans.append(("live", live, live_calls, live_seconds))
+                    live, live_calls, live_seconds = _scan(stack, counter, dry_run=False)
+                    waiting -= len(live["terminated"])
+                    scans.append(("live", live, live_calls, live_seconds))
                 figures += _figures(size, scans)
-                if size > LIVE_UP_TO:
-                    figures.append(
-                        Figure(
-                            id=f"reaper.N{size}.live.scan_calls",
-                            section=SECTION,
-                            name=f"N={size:,}, live: EMR + CloudWatch calls (not run: see note)",
-                            value=None,
-                            unit="",
-                            budget=budget(size, size),
-                            measured=False,
-                            note=f"not run above N={LIVE_UP_TO:,} to keep make bench short; at N=100 and 1,000 a live "
-                            "scan made exactly the dry run's calls plus the cap's TerminateJobFlows",
-                        )
-                    )
                 figures += _naive_figures(size, dry_calls, naive_calls, naive_seconds, naive_idle, dry)
                 say(
                     f"    N={size}: dry run {len(_split(dry_calls)[0])} scan calls in {dry_seconds:.1f}s"
