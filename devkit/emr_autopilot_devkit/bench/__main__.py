@@ -30,10 +30,10 @@ from emr_autopilot_devkit.bench.report import Figure, Results, load_previous, re
 NOTES = [
     "Ratios are measured side by side in one run (interleaved), medians of several runs.",
     "Cold start: the handler module's import in a fresh python3.11 -S -B, the function's code then the layer on "
-    "sys.path, no .pyc (sam build ships none; /opt is read-only in Lambda), the template's environment with its "
-    "parameter defaults (EnableTracing=false). The sam build layer is arm64 and cannot be imported on this x86 "
-    "machine: the timing layer is an x86 copy (pip install -r layers/shared/requirements.txt -t .bench-cache/...) "
-    "plus layers/shared/emr_autopilot.",
+    "sys.path, the template's environment with its parameter defaults (EnableTracing=false). The layer is timed as "
+    "sam build ships it (layers/shared/Makefile: wheels plus hash-based .pyc); the function's own app.py has no "
+    "bytecode. The sam build layer is arm64 and cannot be imported on this x86 machine: the timing layer is built "
+    "by the same Makefile targets with this machine's wheels (.bench-cache/layer-<machine>-built).",
     "Transitions: StateEntered events in the execution history (every state entered, Map iterations included), "
     "which is what Step Functions Standard bills; no retries happen in these runs.",
     "API calls: botocore before-call hooks on the clients emr_autopilot.aws creates, one per call (SDK retries "

@@ -5,15 +5,17 @@ As in Lambda:
 - the function's code directory first on sys.path, then the layer's `python/` directory, then the
   standard library: the interpreter runs with -S, so nothing of this venv's site-packages is visible
   (the script checks that boto3 came from the layer);
-- no bytecode: `sam build` ships the layer without .pyc files and /opt is read-only in Lambda, so every
-  cold start compiles what it imports. The timing layer is installed with --no-compile and the
-  interpreter runs with -B;
+- the layer as `sam build` ships it: layers/shared/Makefile installs the wheels and compiles every
+  module to hash-based .pyc files, so nothing in the layer is compiled at a cold start. The function's
+  own directory (SAM's python builder) holds no bytecode, and the interpreter runs with -B, so app.py
+  is compiled at every cold start, as on /var/task;
 - the template's environment for the function, with the parameter defaults (EnableTracing=false, so
   POWERTOOLS_TRACE_DISABLED=true), plus the variables the Lambda runtime sets.
 
 The `sam build` layer holds arm64 (aarch64) wheels that cannot be imported on an x86_64 machine, so the
-timing uses an x86 copy: `pip install -r layers/shared/requirements.txt -t .bench-cache/...` with this
-venv's pip, plus a copy of layers/shared/emr_autopilot. The interpreter is this venv's python3.11.
+timing layer is built by the same Makefile targets with PLATFORM set to this machine's, by this venv's
+python3.11. An informational figure times the same layer without bytecode, as SAM's python builder
+shipped it before.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from pathlib import Path
 from emr_autopilot_devkit.bench.common import CACHE_DIR, REPO_ROOT, FunctionSpec, functions, say
 from emr_autopilot_devkit.bench.report import Figure, median
 
-SECTION = "1. Cold start (handler import, fresh interpreter, no .pyc; ratio to a bare boto3 handler)"
+SECTION = "1. Cold start (handler import, fresh interpreter, layer as built; ratio to a bare boto3 handler)"
+SECTION_NO_BYTECODE = "1c. Cold start without the layer's bytecode (informational: SAM's python builder ships none)"
 SECTION_TRACING = "1b. Cold start with EnableTracing=true (informational; same method and denominator)"
 BUDGET_RATIO = 1.5
-REQUIREMENTS = REPO_ROOT / "layers" / "shared" / "requirements.txt"
-PACKAGE = REPO_ROOT / "layers" / "shared" / "emr_autopilot"
+LAYER_SOURCE = REPO_ROOT / "layers" / "shared"
+PLATFORMS = {"x86_64": "manylinux2014_x86_64", "aarch64": "manylinux2014_aarch64"}
 
 # Runs in the fresh interpreter: times the import of the handler module and nothing else.
 _PROBE = """
@@ -78,44 +81,52 @@ class Variant:
     code_dir: Path
     module: str
     env: dict[str, str]
+    layer: Path
 
 
 def layer_dir() -> Path:
-    """The x86 timing copy of the layer: third-party packages cached by requirements hash, the
-    application package copied fresh every run (it is what changes)."""
-    root = CACHE_DIR / f"layer-{platform.machine()}"
-    python = root / "python"
-    stamp = root / "requirements.sha256"
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+    """The timing copy of the layer, built by layers/shared/Makefile with this machine's wheels. The
+    dependencies are cached by the hash of requirements.txt and the Makefile; the application package
+    is rebuilt every run (it is what changes)."""
+    root = CACHE_DIR / f"layer-{platform.machine()}-built"
+    stamp = root / "inputs.sha256"
+    digest = hashlib.sha256(
+        (LAYER_SOURCE / "requirements.txt").read_bytes() + (LAYER_SOURCE / "Makefile").read_bytes()
+    ).hexdigest()
     if not stamp.exists() or stamp.read_text().strip() != digest:
-        say(f"    building the timing layer: pip install -r requirements.txt -t {python.relative_to(REPO_ROOT)}")
+        say(f"    building the timing layer with layers/shared/Makefile into {root.relative_to(REPO_ROOT)}")
         shutil.rmtree(root, ignore_errors=True)
-        python.mkdir(parents=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--no-compile",
-                "--disable-pip-version-check",
-                "-r",
-                str(REQUIREMENTS),
-                "-t",
-                str(python),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        _make(root, "layer-dependencies")
         stamp.write_text(digest + "\n")
-    _no_bytecode_copy(PACKAGE, python / "emr_autopilot")
-    leftovers = sorted(str(p.relative_to(python)) for p in python.rglob("*.pyc"))
-    if leftovers:  # pip compiles nothing with --no-compile; a stray .pyc would skew the timing
-        for path in leftovers:
-            (python / path).unlink()
-    return python
+    _make(root, "layer-package")
+    return root / "python"
+
+
+def _make(root: Path, target: str) -> None:
+    done = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-C",
+            str(LAYER_SOURCE),
+            target,
+            f"ARTIFACTS_DIR={root}",
+            f"PYTHON={sys.executable}",
+            f"PLATFORM={PLATFORMS[platform.machine()]}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"make {target} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+
+
+def without_bytecode(layer: Path) -> Path:
+    """The same layer with every .pyc left out: what SAM's python3.11 builder shipped."""
+    target = layer.parent.parent / f"{layer.parent.name}-no-bytecode" / "python"
+    _no_bytecode_copy(layer, target)
+    return target
 
 
 def _no_bytecode_copy(source: Path, target: Path) -> None:
@@ -146,16 +157,16 @@ def _lambda_env(spec_env: dict[str, str], name: str, code_dir: Path, memory_mb: 
     }
 
 
-def _variants(layer: Path) -> tuple[list[Variant], list[FunctionSpec]]:
+def _variants(layer: Path, plain_layer: Path) -> tuple[list[Variant], list[FunctionSpec]]:
     work = CACHE_DIR / "handlers"
     default, traced = functions(), {f.logical_id: f for f in functions({"EnableTracing": "true"})}
     variants = []
     for spec in default:
         code = work / spec.logical_id
         _no_bytecode_copy(spec.code_dir, code)
-        variants.append(
-            Variant(spec.logical_id, code, spec.module, _lambda_env(spec.environment, spec.logical_id, code, 256))
-        )
+        env = _lambda_env(spec.environment, spec.logical_id, code, 256)
+        variants.append(Variant(spec.logical_id, code, spec.module, env, layer))
+        variants.append(Variant(f"{spec.logical_id}:no-bytecode", code, spec.module, env, plain_layer))
         tracing = traced[spec.logical_id]
         variants.append(
             Variant(
@@ -163,6 +174,7 @@ def _variants(layer: Path) -> tuple[list[Variant], list[FunctionSpec]]:
                 code,
                 spec.module,
                 _lambda_env(tracing.environment, spec.logical_id, code, 256),
+                layer,
             )
         )
     # The baselines get the Globals environment (POWERTOOLS_*), as any function of this template would.
@@ -172,13 +184,16 @@ def _variants(layer: Path) -> tuple[list[Variant], list[FunctionSpec]]:
         shutil.rmtree(code, ignore_errors=True)
         code.mkdir(parents=True)
         (code / "app.py").write_text(source, encoding="utf-8")
-        variants.append(Variant(key, code, "app", _lambda_env(globals_env, f"bench-{key}", code, 256)))
+        env = _lambda_env(globals_env, f"bench-{key}", code, 256)
+        variants.append(Variant(key, code, "app", env, layer))
+        if key == "bare":
+            variants.append(Variant("bare:no-bytecode", code, "app", env, plain_layer))
     return variants, default
 
 
-def _probe(variant: Variant, layer: Path) -> float:
+def _probe(variant: Variant) -> float:
     done = subprocess.run(
-        [sys.executable, "-S", "-B", "-c", _PROBE, str(variant.code_dir), str(layer), variant.module],
+        [sys.executable, "-S", "-B", "-c", _PROBE, str(variant.code_dir), str(variant.layer), variant.module],
         env=variant.env,
         cwd=variant.code_dir,
         capture_output=True,
@@ -192,16 +207,16 @@ def _probe(variant: Variant, layer: Path) -> float:
 
 def measure(rounds: int = 9, seed: int = 7) -> list[Figure]:
     layer = layer_dir()
-    variants, specs = _variants(layer)
+    variants, specs = _variants(layer, without_bytecode(layer))
     say(f"    {len(variants)} variants x ({rounds} rounds + 1 warm-up), shuffled within each round")
     for variant in variants:  # warm-up: the page cache, not the interpreter (each probe is a new one)
-        _probe(variant, layer)
+        _probe(variant)
     samples: dict[str, list[float]] = {v.key: [] for v in variants}
     for number in range(rounds):
         order = list(variants)
         random.Random(seed + number).shuffle(order)
         for variant in order:
-            samples[variant.key].append(_probe(variant, layer))
+            samples[variant.key].append(_probe(variant))
         say(f"    round {number + 1}/{rounds}: bare {samples['bare'][-1]:.0f} ms")
 
     bare = samples["bare"]
@@ -278,6 +293,36 @@ def measure(rounds: int = 9, seed: int = 7) -> list[Figure]:
                 detail={
                     "median_ms": round(median(samples[key]), 1),
                     "ratios": [round(v, 3) for v in ratios(key)],
+                    "samples_ms": [round(v, 1) for v in samples[key]],
+                },
+            )
+        )
+    plain_bare = samples["bare:no-bytecode"]
+    figures.append(
+        Figure(
+            id="cold_start.no_bytecode.bare_ms",
+            section=SECTION_NO_BYTECODE,
+            name=f"bare handler without the layer's .pyc (with: {median(bare):.0f} ms)",
+            value=round(median(plain_bare), 1),
+            unit="ms",
+            note="informational: what shipping bytecode saves every cold start",
+            detail={"samples_ms": [round(v, 1) for v in plain_bare]},
+        )
+    )
+    for spec in specs:
+        key = f"{spec.logical_id}:no-bytecode"
+        plain_ratios = [value / base for value, base in zip(samples[key], plain_bare, strict=True)]
+        figures.append(
+            Figure(
+                id=f"cold_start.{spec.logical_id}.no_bytecode_ms",
+                section=SECTION_NO_BYTECODE,
+                name=f"{spec.logical_id} without the layer's .pyc (with: {median(samples[spec.logical_id]):.0f} ms; "
+                f"ratio to the bare handler without: {median(plain_ratios):.2f}x)",
+                value=round(median(samples[key]), 1),
+                unit="ms",
+                note="informational",
+                detail={
+                    "ratio_to_bare_without_bytecode": round(median(plain_ratios), 3),
                     "samples_ms": [round(v, 1) for v in samples[key]],
                 },
             )
