@@ -10,10 +10,10 @@ import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
+
+from tests.static.test_template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER_SOURCE = ROOT / "layers" / "shared"
@@ -40,8 +40,8 @@ def built_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_template_builds_the_layer_with_its_makefile() -> None:
-    # Given the template (its short-form tags do not matter for Metadata)
-    template: dict[str, Any] = yaml.load((ROOT / "template.yaml").read_text(), Loader=_Loader)
+    # Given the template
+    template = load_template()
     # When the layer's build settings are read
     metadata = template["Resources"]["SharedLayer"]["Metadata"]
     # Then sam build runs layers/shared/Makefile's build-SharedLayer target for arm64
@@ -61,10 +61,3 @@ def test_every_module_ships_with_bytecode_of_its_own_source(built_package: Path)
         assert header[:4] == importlib.util.MAGIC_NUMBER, source
         assert int.from_bytes(header[4:8], "little") == UNCHECKED_HASH, source
         assert header[8:16] == importlib.util.source_hash(source.read_bytes()), source
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-_Loader.add_multi_constructor("!", lambda loader, suffix, node: None)

@@ -229,12 +229,7 @@ class EmrSimulator:
             if sim is None:  # created before the simulator (e.g. by a test through moto directly)
                 sim = _ClusterSim(cluster=cluster, created=self.clock.timestamp(), idle_timeout=None, fleets=False)
                 self._clusters[cluster.id] = sim
-            cluster.state = "TERMINATING"
-            sim.reason = (code, message)
-            sim.next_at = self.clock.timestamp() + self.timings.terminating
-            cluster.last_state_change_reason = message
-            cluster.state_change_reason_code = code
-            self._kill_processes(cluster)
+            self._begin_termination(sim, code, message)
 
     def _kill_processes(self, cluster: Any) -> None:
         """Instances shutting down stop what runs on them (and a real process holds the clock at 1x)."""
@@ -271,7 +266,7 @@ class EmrSimulator:
             if self._matches(cluster, self.faults.spot_capacity_timeout):
                 code = "INSTANCE_FLEET_TIMEOUT" if sim.fleets else "INSTANCE_FAILURE"
                 self._emit_capacity_timeout(cluster, sim.fleets)
-                self._fail_cluster(
+                self._begin_termination(
                     sim, code, "The requested Spot capacity was not available before the provisioning timeout."
                 )
                 return
@@ -279,7 +274,7 @@ class EmrSimulator:
             sim.next_at = now + self.timings.bootstrapping
         elif state == "BOOTSTRAPPING" and now >= sim.next_at:
             if self._matches(cluster, self.faults.bootstrap_failure):
-                self._fail_cluster(
+                self._begin_termination(
                     sim,
                     "BOOTSTRAP_FAILURE",
                     "On the master instance (i-0local), bootstrap action 1 returned a non-zero return code",
@@ -382,7 +377,8 @@ class EmrSimulator:
             f"Step {step.id} ({step.name}) {words.get(state, state)} on cluster {cluster.id}.",
         )
 
-    def _fail_cluster(self, sim: _ClusterSim, code: str, message: str) -> None:
+    def _begin_termination(self, sim: _ClusterSim, code: str, message: str) -> None:
+        """TERMINATING now, with the reason the cluster will end with; by request or by a failure."""
         cluster = sim.cluster
         cluster.state = "TERMINATING"
         sim.reason = (code, message)

@@ -26,7 +26,7 @@ from emr_autopilot.errors import (
     LivyNotInstalled,
     LivyUnavailable,
 )
-from emr_autopilot.janitor import ExecutionStatusChange, clusters_of_execution
+from emr_autopilot.janitor import ExecutionStatusChange, JanitorReport, clusters_of_execution
 from emr_autopilot.livy import Batch, LivyClient, LivyOptions, outcome_of
 from emr_autopilot.settings import LivySettings
 from emr_autopilot.step_logs import redact
@@ -331,20 +331,12 @@ def kill_batch(request: BatchRequest, settings: LivySettings) -> dict[str, Any]:
 
 # -- after an execution ended: the Livy janitor -------------------------------------------------
 @dataclass
-class LivyJanitorReport:
-    execution_arn: str
-    execution_status: str
+class LivyJanitorReport(JanitorReport):
+    """The execution janitor's report (terminated: the transient clusters this run created), plus the batch."""
+
     batch: str = "-"  # "<cluster>/<batch id>" when found
     deleted: list[str] = field(default_factory=list)  # batches DELETEd, as "<cluster>/<id>"
-    terminated: list[str] = field(default_factory=list)  # transient clusters this run created
-    protected: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    notified: bool = False
-    # "end": the run's one terminal notice (the run could not send its own); "cleanup": a follow-up to it.
-    notice: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass
