@@ -45,7 +45,7 @@ NOTES = [
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emr_autopilot_devkit.bench", description=__doc__)
     parser.add_argument("--skip-test-time", action="store_true", help="do not run `make test` (~5 min)")
-    parser.add_argument("--rounds", type=int, default=9, help="cold start rounds (default 9)")
+    parser.add_argument("--rounds", type=int, default=15, help="cold start rounds (default 15)")
     parser.add_argument(
         "--only",
         action="append",
