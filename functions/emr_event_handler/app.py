@@ -12,8 +12,7 @@ from emr_autopilot import observability
 from emr_autopilot.emr_events import parse_emr_event
 from emr_autopilot.errors import InvalidEvent
 from emr_autopilot.idempotency import once
-from emr_autopilot.reactions import react
-from emr_autopilot.settings import emr_event_settings
+from emr_autopilot.reactions import emr_event_settings, react
 
 logger = Logger()
 tracer = observability.tracer()  # the real Tracer only when tracing is on

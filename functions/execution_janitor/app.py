@@ -11,8 +11,7 @@ from pydantic import ValidationError
 
 from emr_autopilot import observability
 from emr_autopilot.idempotency import once
-from emr_autopilot.janitor import ExecutionStatusChange, handle_execution_end
-from emr_autopilot.settings import janitor_settings
+from emr_autopilot.janitor import ExecutionStatusChange, handle_execution_end, janitor_settings
 
 logger = Logger()
 tracer = observability.tracer()  # the real Tracer only when tracing is on

@@ -12,8 +12,7 @@ from pydantic import ValidationError
 from emr_autopilot import observability
 from emr_autopilot.idempotency import once
 from emr_autopilot.janitor import ExecutionStatusChange
-from emr_autopilot.livy_batches import clean_up_execution
-from emr_autopilot.settings import livy_janitor_settings
+from emr_autopilot.livy_janitor import clean_up_execution, livy_janitor_settings
 
 logger = Logger()
 tracer = observability.tracer()  # the real Tracer only when tracing is on

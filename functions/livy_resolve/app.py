@@ -9,8 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from emr_autopilot import observability
-from emr_autopilot.livy_batches import ResolveRequest, parse_event, resolve_run
-from emr_autopilot.settings import livy_settings
+from emr_autopilot.livy_batches import ResolveRequest, livy_settings, parse_event, resolve_run
 
 logger = Logger()
 tracer = observability.tracer()  # the real Tracer only when tracing is on

@@ -11,8 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from emr_autopilot import observability
 from emr_autopilot.catalog import load_catalog
 from emr_autopilot.errors import InvalidEvent, UnknownJob
-from emr_autopilot.settings import run_starter_settings
-from emr_autopilot.starter import DeadlineScheduler, handle_trigger_event
+from emr_autopilot.starter import DeadlineScheduler, handle_trigger_event, run_starter_settings
 
 logger = Logger()
 tracer = observability.tracer()  # the real Tracer only when tracing is on

@@ -11,8 +11,7 @@ from pydantic import ValidationError
 
 from emr_autopilot import observability
 from emr_autopilot.idempotency import once
-from emr_autopilot.reactions import FollowUpRequest, follow_up_logs
-from emr_autopilot.settings import emr_event_settings
+from emr_autopilot.reactions import FollowUpRequest, emr_event_settings, follow_up_logs
 
 logger = Logger()
 tracer = observability.tracer()  # the real Tracer only when tracing is on

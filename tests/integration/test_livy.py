@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 
 from emr_autopilot.jobs import load_jobs
-from emr_autopilot.livy_batches import build_livy_run_input, start_livy_run
+from emr_autopilot.livy_batches import build_livy_run_input, livy_settings, start_livy_run
 from emr_autopilot.runs import StackContext, Trigger
-from emr_autopilot.settings import livy_settings
 from emr_autopilot_devkit.local.emr_simulator import Timings
 from emr_autopilot_devkit.local.livy_samples import create_livy_cluster, seed_livy_event
 from emr_autopilot_devkit.local.livy_server import primary_dns

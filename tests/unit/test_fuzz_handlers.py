@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from emr_autopilot import aws
 from emr_autopilot.errors import AutopilotError
-from emr_autopilot.settings import livy_settings
+from emr_autopilot.livy_batches import livy_settings
 from emr_autopilot_devkit.local import livy_server
 from emr_autopilot_devkit.local.stack import LocalStack
 from tests.unit.fuzzing import Tally, bad_events, fuzz_settings

@@ -10,15 +10,28 @@ import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from emr_autopilot import aws, notifications
 from emr_autopilot.deadlines import DEADLINE_ERROR, deadline_schedule_name
+from emr_autopilot.env_settings import EnvSettings
 from emr_autopilot.tags import TAG_EXECUTION_ARN, TAG_JOB
 
 ACTIVE_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
+
+
+class JanitorSettings(EnvSettings):
+    notification_topic_arn: str
+    schedule_group_name: str
+    idempotency_table_name: str
+
+
+@cache
+def janitor_settings() -> JanitorSettings:
+    return JanitorSettings.from_env()
 
 
 class ExecutionStatusDetail(BaseModel):

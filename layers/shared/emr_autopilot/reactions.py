@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from typing import Any
+from functools import cache, lru_cache
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +28,7 @@ from emr_autopilot.emr_events import (
     InstanceGroupStateChangeDetail,
     StepStatusChangeDetail,
 )
+from emr_autopilot.env_settings import EnvSettings
 from emr_autopilot.step_logs import LogLocation, parse_s3_uri, read_tail, step_log
 from emr_autopilot.tags import TAG_JOB, TAG_MANAGED, TAG_RUN_ID
 
@@ -56,6 +58,42 @@ class ReactionSettings:
     topic_arn: str
     min_severity: str = "ERROR"
     follow_up: FollowUpScheduler | None = None
+
+
+class EmrEventSettings(EnvSettings):
+    """The EMR event handler and the step-log follow-up share these."""
+
+    aws_region: str = "us-east-1"
+    ledger_table_name: str
+    idempotency_table_name: str
+    notification_topic_arn: str
+    notify_min_severity: Literal["INFO", "WARNING", "ERROR", "CRITICAL"] = "ERROR"
+    schedule_group_name: str
+    scheduler_role_arn: str
+    log_follow_up_function_arn: str
+    log_follow_up_delay_seconds: int = Field(default=300, ge=60, le=3600)
+    log_follow_up_max_attempts: int = Field(default=4, ge=1, le=24)
+
+    def reaction_settings(self, now: Callable[[], datetime] | None = None) -> ReactionSettings:
+        return ReactionSettings(
+            region=self.aws_region,
+            ledger_table=self.ledger_table_name,
+            topic_arn=self.notification_topic_arn,
+            min_severity=self.notify_min_severity,
+            follow_up=FollowUpScheduler(
+                group_name=self.schedule_group_name,
+                role_arn=self.scheduler_role_arn,
+                function_arn=self.log_follow_up_function_arn,
+                delay_seconds=self.log_follow_up_delay_seconds,
+                max_attempts=self.log_follow_up_max_attempts,
+                now=now,
+            ),
+        )
+
+
+@cache
+def emr_event_settings() -> EmrEventSettings:
+    return EmrEventSettings.from_env()
 
 
 @dataclass(frozen=True)

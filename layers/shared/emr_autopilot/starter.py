@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Literal
 from urllib.parse import unquote_plus
 
@@ -13,9 +14,34 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from emr_autopilot import aws
 from emr_autopilot.deadlines import DEADLINE_ERROR, deadline_schedule_name
+from emr_autopilot.env_settings import EnvSettings
 from emr_autopilot.errors import InvalidEvent, UnknownJob
 from emr_autopilot.jobs import JobCatalog, JobDefinition
 from emr_autopilot.runs import StackContext, Trigger, build_run_input, execution_arn, execution_name, matching_jobs, now
+
+
+class RunStarterSettings(EnvSettings):
+    aws_region: str = "us-east-1"
+    state_machine_arn: str
+    landing_bucket: str
+    curated_bucket: str
+    artifacts_bucket: str
+    logs_bucket: str
+    notification_topic_arn: str
+    emr_service_role: str
+    emr_instance_profile: str
+    schedule_group_name: str
+    scheduler_role_arn: str
+    catalog_key: str = "catalog/jobs.json"
+
+    def stack(self) -> StackContext:
+        shared = set(StackContext.model_fields) - {"region"}
+        return StackContext(region=self.aws_region, **self.model_dump(include=shared))
+
+
+@cache
+def run_starter_settings() -> RunStarterSettings:
+    return RunStarterSettings.from_env()
 
 
 class S3Object(BaseModel):

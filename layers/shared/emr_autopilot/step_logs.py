@@ -11,14 +11,14 @@ from emr_autopilot import aws
 TAIL_LINES = 25
 MAX_LOG_BYTES = 8 * 1024 * 1024  # a bigger log is read only up to this, compressed
 
-_SECRETS = [
-    re.compile(r"(AKIA|ASIA)[0-9A-Z]{16}"),
-    # A key name may go on (fs.s3a.secret.key=, SECRET_KEY=) and be quoted ("password": "...").
-    re.compile(
-        r"(?i)((?:secret|password|passwd|token|api[_-]?key)[\w.-]*[\"']?\s*[=:]\s*)(\"[^\"\n]*\"?|'[^'\n]*'?|\S+)"
-    ),
-    re.compile(r"(?i)(authorization:\s*)\S.*"),  # the rest of the line: scheme, credential, signature
-]
+# Pattern strings, not compiled here: re compiles and caches each on first use, so a cold start that
+# masks nothing does not pay for them.
+_ACCESS_KEY = r"(AKIA|ASIA)[0-9A-Z]{16}"
+# A key name may go on (fs.s3a.secret.key=, SECRET_KEY=) and be quoted ("password": "...").
+_SECRET_VALUE = (
+    r"(?i)((?:secret|password|passwd|token|api[_-]?key)[\w.-]*[\"']?\s*[=:]\s*)(\"[^\"\n]*\"?|'[^'\n]*'?|\S+)"
+)
+_AUTHORIZATION = r"(?i)(authorization:\s*)\S.*"  # the rest of the line: scheme, credential, signature
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,9 @@ def parse_s3_uri(uri: str) -> LogLocation | None:
 
 def redact(text: str) -> str:
     """Mask what looks like a credential before a log line leaves the account in a notification."""
-    text = _SECRETS[0].sub("[redacted-access-key]", text)
-    text = _SECRETS[1].sub(lambda m: f"{m.group(1)}[redacted]", text)
-    return _SECRETS[2].sub(lambda m: f"{m.group(1)}[redacted]", text)
+    text = re.sub(_ACCESS_KEY, "[redacted-access-key]", text)
+    text = re.sub(_SECRET_VALUE, lambda m: f"{m.group(1)}[redacted]", text)
+    return re.sub(_AUTHORIZATION, lambda m: f"{m.group(1)}[redacted]", text)
 
 
 def read_tail(location: LogLocation, lines: int = TAIL_LINES) -> str | None:
