@@ -62,7 +62,7 @@ def test_a_batch_on_a_running_cluster_succeeds_and_is_reported(livy_stack: Local
     execution = run_batch(livy_stack, "sessionize-ok", cluster_id, {"file": "s3://acme/jobs/sessionize.py"})
 
     # Then the execution succeeded and Livy ran exactly one batch, named after the execution, to success
-    assert execution["status"] == "SUCCEEDED"
+    assert execution["status"] == "SUCCEEDED", (execution.get("error"), execution.get("cause"))
     batch = only(livy_stack.livy.batches(primary_dns(cluster_id)))
     assert (batch["name"], batch["state"]) == ("sessionize-ok", "success")
     # And every call to Livy carried the CSRF header
