@@ -17,7 +17,7 @@ help:
 	@echo "make reliability the fault matrix (both state machines, a fault at every state) and deep fuzzing;"
 	@echo "                 writes reliability-report.json and fuzz-report.json (~5 min)"
 	@echo "make scan        checkov and cfn-lint serverless rules on template.yaml (part of make lint)"
-	@echo "make bench       benchmarks and budgets: prints a table, writes bench-results.json (~15 min;"
+	@echo "make bench       benchmarks and budgets: prints a table, writes bench-results.json (~16 min;"
 	@echo "                 SKIP_TEST_TIME=1 skips timing make test)"
 
 venv: $(VENV)/.installed

@@ -2,7 +2,8 @@
 end, and never left running unattended.
 
 LivyBatchPipeline (statemachines/livy_batch.asl.json) calls one function here per Lambda:
-resolve the cluster, submit, check, kill; the Livy janitor cleans up after a stopped execution.
+resolve the cluster, submit, check, kill. The Livy janitor (livy_janitor.py) cleans up after a
+stopped execution.
 `build_livy_run_input` turns a job definition into the pipeline's input, on a long-running
 cluster or on a transient one the pipeline creates and terminates.
 """
