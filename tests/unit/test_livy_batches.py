@@ -18,6 +18,7 @@ from emr_autopilot.livy_batches import (
     build_livy_run_input,
 )
 from emr_autopilot.runs import TAG_EXECUTION_ARN, TAG_MANAGED, StackContext, Trigger
+from tests.unit.stack_contexts import stack_context
 
 LIVY_SM = "arn:aws:states:eu-west-1:123456789012:stateMachine:emr-autopilot-LivyBatchPipeline"
 INPUT = "s3://acme-landing/inspections/2026-03-14.csv"
@@ -30,17 +31,7 @@ def spark_job(repo_root: Path) -> JobDefinition:
 
 @pytest.fixture
 def context() -> StackContext:
-    return StackContext(
-        region="eu-west-1",
-        state_machine_arn=LIVY_SM,
-        landing_bucket="acme-landing",
-        curated_bucket="acme-curated",
-        artifacts_bucket="acme-artifacts",
-        logs_bucket="acme-logs",
-        notification_topic_arn="arn:aws:sns:eu-west-1:123456789012:emr-autopilot-runs",
-        emr_service_role="EmrAutopilotServiceRole",
-        emr_instance_profile="EmrAutopilotInstanceProfile",
-    )
+    return stack_context(LIVY_SM)
 
 
 def manual(input_uri: str = INPUT) -> Trigger:

@@ -24,6 +24,7 @@ from emr_autopilot.runs import (
     execution_name,
     matching_jobs,
 )
+from tests.unit.stack_contexts import stack_context
 
 NAME_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
 STATE_MACHINE_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:emr-autopilot-pipeline"
@@ -43,17 +44,7 @@ def job(catalog: JobCatalog) -> JobDefinition:
 
 @pytest.fixture
 def context() -> StackContext:
-    return StackContext(
-        region="eu-west-1",
-        state_machine_arn=STATE_MACHINE_ARN,
-        landing_bucket="acme-landing",
-        curated_bucket="acme-curated",
-        artifacts_bucket="acme-artifacts",
-        logs_bucket="acme-logs",
-        notification_topic_arn="arn:aws:sns:eu-west-1:123456789012:emr-autopilot-runs",
-        emr_service_role="EmrAutopilotServiceRole",
-        emr_instance_profile="EmrAutopilotInstanceProfile",
-    )
+    return stack_context(STATE_MACHINE_ARN)
 
 
 def s3_trigger(key: str = KEY, version: str = "v1", time: datetime = WHEN) -> Trigger:
