@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,6 +77,23 @@ def test_a_batch_on_a_running_cluster_succeeds_and_is_reported(livy_stack: Local
     # And a cluster the run did not create is left running
     assert livy_stack.client("emr").describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"] == "WAITING"
     assert janitor_invocations(livy_stack) == []
+
+
+def test_a_lambda_task_that_starts_late_is_not_timed_out_by_the_fast_clock(livy_stack: LocalStack) -> None:
+    # Given a running Livy cluster, and every handler kept waiting for 0.5 s of wall time (a busy machine):
+    # 300 s of the fast clock, more than the tasks' 90-second TimeoutSeconds
+    cluster_id = create_livy_cluster(livy_stack)
+    document = {"cluster_id": cluster_id, "batch": {"file": "s3://acme/jobs/sessionize.py"}, "run": {"job_name": "x"}}
+    with livy_stack._invoke_lock:
+        arn = start_livy_run(livy_stack.outputs["LivyStateMachineArn"], "sessionize-late", document)
+        time.sleep(0.5)
+
+    # When the handlers can run again
+    livy_stack.settle(timeout=60)
+
+    # Then the task timeouts counted real time, as in Lambda, and the run succeeded
+    execution = livy_stack.client("stepfunctions").describe_execution(executionArn=arn)
+    assert execution["status"] == "SUCCEEDED", (execution.get("error"), execution.get("cause"))
 
 
 def test_a_dead_batch_fails_the_run_with_its_log_tail(livy_stack: LocalStack) -> None:

@@ -20,6 +20,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceLambda,
 )
 
+from emr_autopilot_devkit.local.clock import active_clock
+
 
 class FunctionHost(Protocol):
     """What this needs of LocalStack: its functions and a way to call one."""
@@ -69,6 +71,15 @@ def invoke_in_process(function_name: str, payload: bytes | None) -> Any:
 
 
 class StateTaskServiceLocalLambda(StateTaskServiceLambda):
+    def _evaluate_with_timeout(self, env: Any) -> None:
+        if _host is None:
+            super()._evaluate_with_timeout(env)
+            return
+        # TimeoutSeconds counts wall time from the task's start, as in Lambda. On the fast clock 90 s is 0.15 s,
+        # which a busy machine can spend before the handler even starts (the handler itself already runs in real time).
+        with active_clock().real_time():
+            super()._evaluate_with_timeout(env)
+
     def _eval_service_task(
         self, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any
     ) -> None:
