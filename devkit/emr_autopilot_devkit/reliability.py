@@ -433,6 +433,9 @@ def _start(run: Run, name: str) -> None:
         document["run"].update({k: v for k, v in run_options.items() if k != "job_name"})
     else:
         run.long_running = create_livy_cluster(stack)
+        # The cluster's own state-change events are handled first: a fault armed for the run's first EMR call
+        # must meet that call, not the event handler's DescribeCluster for a cluster the team started earlier.
+        run.drive()
         document = {"cluster_id": run.long_running, "batch": {"file": "s3://acme/jobs/sessionize.py"}}
         document["run"] = run_options
     run.execution_arn = start_livy_run(machine_arn, name, document)
