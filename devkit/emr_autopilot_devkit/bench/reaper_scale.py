@@ -24,7 +24,6 @@ import contextlib
 import math
 import threading
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -229,25 +228,11 @@ def naive_scan(now: datetime, threshold: timedelta, grace: timedelta, cap: int, 
 
 
 # -- running the scans ---------------------------------------------------------------------------------
-def _tick(stack: LocalStack) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": ACCOUNT_ID,
-        "time": stack.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": REGION,
-        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{stack.stack_name}-Sweep"],
-        "detail": {},
-    }
-
-
 def _scan(stack: LocalStack, counter: AppCalls, dry_run: bool) -> tuple[dict[str, Any], list[Call], float]:
     stack.functions[FUNCTION].environment["REAPER_DRY_RUN"] = "true" if dry_run else "false"
     mark = counter.mark()
     started = time.monotonic()
-    result = stack.invoke(FUNCTION, _tick(stack))
+    result = stack.invoke(FUNCTION, stack.schedule_tick(FUNCTION))
     return result, counter.since(mark), time.monotonic() - started
 
 

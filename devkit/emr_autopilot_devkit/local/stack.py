@@ -642,6 +642,12 @@ class LocalStack:
 
     def fire_function_schedule(self, function_logical_id: str, event_name: str | None = None) -> Invocation:
         """Deliver one tick of a function's Schedule/ScheduleV2 event, as EventBridge would."""
+        event = self.schedule_tick(function_logical_id, event_name)
+        self._deliver(function_logical_id, event)
+        return self.invocations[-1]
+
+    def schedule_tick(self, function_logical_id: str, event_name: str | None = None) -> dict[str, Any]:
+        """The event one tick of a function's Schedule/ScheduleV2 event delivers, now on the stack's clock."""
         matches = [
             key for key in self.function_schedules if key[0] == function_logical_id and event_name in (None, key[1])
         ]
@@ -649,21 +655,19 @@ class LocalStack:
             raise KeyError(f"{function_logical_id} has no schedule event {event_name or ''}".strip())
         props = self.function_schedules[matches[0]]
         if props.get("Input"):
-            event = json.loads(props["Input"])
-        else:
-            event = {
-                "version": "0",
-                "id": str(uuid.uuid4()),
-                "detail-type": "Scheduled Event",
-                "source": "aws.events",
-                "account": ACCOUNT_ID,
-                "time": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "region": REGION,
-                "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{self.stack_name}-{matches[0][1]}"],
-                "detail": {},
-            }
-        self._deliver(function_logical_id, event)
-        return self.invocations[-1]
+            event: dict[str, Any] = json.loads(props["Input"])
+            return event
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT_ID,
+            "time": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{self.stack_name}-{matches[0][1]}"],
+            "detail": {},
+        }
 
     def fire_schedule(self, name: str, group: str | None = None, at: datetime | None = None) -> Any:
         """Fire a recurring schedule now, e.g. a job's cron, as EventBridge Scheduler would."""
