@@ -302,6 +302,13 @@ def measure(rounds: int = 15, seed: int = 7) -> list[Figure]:
             "page_faults_median": round(median([float(v) for v in faults[key]])),
         }
 
+    def ratio_detail(key: str) -> dict[str, object]:
+        return {
+            "median_ms": round(median(samples[key]), 1),
+            "ratios": [round(v, 3) for v in ratios(key)],
+            **recorded(key),
+        }
+
     common = {
         "rounds": rounds,
         "stack_depth": f"random, 0-{MAX_DEPTH - 1} frames per probe (CPython 3.11 stack chunks: python/cpython#142183)",
@@ -330,12 +337,7 @@ def measure(rounds: int = 15, seed: int = 7) -> list[Figure]:
                 value=round(median(ratios(key)), 3),
                 unit="x",
                 note="a baseline: what a handler of this stack pays before its own code; informational",
-                detail={
-                    "source": source,
-                    "median_ms": round(median(samples[key]), 1),
-                    "ratios": [round(v, 3) for v in ratios(key)],
-                    **recorded(key),
-                },
+                detail={"source": source, **ratio_detail(key)},
             )
         )
     for spec in specs:
@@ -350,11 +352,9 @@ def measure(rounds: int = 15, seed: int = 7) -> list[Figure]:
                 budget=BUDGET_RATIO,
                 note="median of per-round ratios (function import / bare import in the same round)",
                 detail={
-                    "median_ms": round(median(samples[key]), 1),
+                    **ratio_detail(key),
                     "ratio_of_medians": round(median(samples[key]) / median(bare), 3),
                     "over_skeleton_ms": round(median(samples[key]) - median(samples["skeleton"]), 1),
-                    "ratios": [round(v, 3) for v in ratios(key)],
-                    **recorded(key),
                     "POWERTOOLS_TRACE_DISABLED": spec.environment.get("POWERTOOLS_TRACE_DISABLED"),
                 },
             )
@@ -369,11 +369,7 @@ def measure(rounds: int = 15, seed: int = 7) -> list[Figure]:
                 value=round(median(ratios(key)), 3),
                 unit="x",
                 note="EnableTracing=true: the real powertools Tracer and the X-Ray SDK; informational, no budget.",
-                detail={
-                    "median_ms": round(median(samples[key]), 1),
-                    "ratios": [round(v, 3) for v in ratios(key)],
-                    **recorded(key),
-                },
+                detail=ratio_detail(key),
             )
         )
     plain_bare = samples["bare:no-bytecode"]
@@ -406,5 +402,4 @@ def measure(rounds: int = 15, seed: int = 7) -> list[Figure]:
                 },
             )
         )
-    figures[0].detail.update(common)
     return figures
