@@ -167,6 +167,19 @@ def _delete_deadline(execution_arn: str, group: str) -> None:
         scheduler.delete_schedule(Name=deadline_schedule_name(execution_arn), GroupName=group)
 
 
+def notice_opening(change: ExecutionStatusChange, report: JanitorReport, headline: str, janitor: str) -> list[str]:
+    """A janitor's notice begins the same way for every kind of run: what ended, whose notice this is, and why."""
+    detail = change.detail
+    lines = [headline]
+    if report.notice == "cleanup":
+        lines[0] += " Its own notice said why; this one says what was left running."
+    elif detail.status == "FAILED":
+        lines[0] += f" The run could not send its own notice, so the {janitor} does."
+    if detail.error or detail.cause:
+        lines += [f"Error: {detail.error or '-'}", f"Cause: {detail.cause or '-'}"]
+    return lines
+
+
 def _notify(change: ExecutionStatusChange, report: JanitorReport, topic_arn: str, job: str) -> None:
     detail = change.detail
     if detail.error == DEADLINE_ERROR:
@@ -174,14 +187,7 @@ def _notify(change: ExecutionStatusChange, report: JanitorReport, topic_arn: str
     else:
         what = {"ABORTED": "ABORTED", "TIMED_OUT": "TIMED OUT", "FAILED": "FAILED"}.get(detail.status, detail.status)
     cleanup = report.notice == "cleanup"
-    lines = [f"Run {detail.name} {what}."]
-    if cleanup:
-        lines[0] += " Its own notice said why; this one says what was left running."
-    elif detail.status == "FAILED":
-        lines[0] += " The run could not send its own notice, so the execution janitor does."
-    if detail.error or detail.cause:
-        lines.append(f"Error: {detail.error or '-'}")
-        lines.append(f"Cause: {detail.cause or '-'}")
+    lines = notice_opening(change, report, f"Run {detail.name} {what}.", "execution janitor")
     if report.terminated:
         lines.append("Terminated cluster(s) it left running: " + ", ".join(report.terminated))
         lines += [f"  {notifications.console_cluster_url(change.region, cid)}" for cid in report.terminated]

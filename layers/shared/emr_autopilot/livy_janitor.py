@@ -13,7 +13,7 @@ from typing import Any
 
 from emr_autopilot import aws, notifications
 from emr_autopilot.errors import BatchNotFound, ClusterGone, ClusterNotReady, LivyUnavailable
-from emr_autopilot.janitor import ExecutionStatusChange, JanitorReport, clusters_of_execution
+from emr_autopilot.janitor import ExecutionStatusChange, JanitorReport, clusters_of_execution, notice_opening
 from emr_autopilot.livy_batches import (
     ENDED_STATES,
     READY_STATES,
@@ -207,13 +207,7 @@ def _notify(change: ExecutionStatusChange, report: LivyJanitorReport, settings: 
     detail = change.detail
     what = {"ABORTED": "ABORTED", "TIMED_OUT": "TIMED OUT"}.get(detail.status, detail.status)
     cleanup = report.notice == "cleanup"
-    lines = [f"Livy run {detail.name} {what}."]
-    if cleanup:
-        lines[0] += " Its own notice said why; this one says what was left running."
-    elif detail.status == "FAILED":
-        lines[0] += " The run could not send its own notice, so the Livy janitor does."
-    if detail.error or detail.cause:
-        lines += [f"Error: {detail.error or '-'}", f"Cause: {detail.cause or '-'}"]
+    lines = notice_opening(change, report, f"Livy run {detail.name} {what}.", "Livy janitor")
     if report.deleted:
         lines.append("Deleted the Livy batch it left running: " + ", ".join(report.deleted))
     lines += report.notes
