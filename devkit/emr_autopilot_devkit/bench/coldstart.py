@@ -224,8 +224,8 @@ def _variants(layer: Path, plain_layer: Path) -> tuple[list[Variant], list[Funct
                 layer,
             )
         )
-    # The baselines get the Globals environment (POWERTOOLS_*), as any function of this template would.
-    globals_env = {k: v for k, v in default[0].environment.items() if k.startswith("POWERTOOLS_")}
+    # The baselines get the Globals environment (POWERTOOLS_*, PYDANTIC_*), as any function of this template would.
+    globals_env = {k: v for k, v in default[0].environment.items() if k.startswith(("POWERTOOLS_", "PYDANTIC_"))}
     for key, (_, source) in BASELINES.items():
         code = work / f"_{key}"
         shutil.rmtree(code, ignore_errors=True)
