@@ -1,7 +1,5 @@
 """boto3 clients, created on first use and cached per process."""
 
-from __future__ import annotations
-
 import os
 from functools import cache
 from typing import Any

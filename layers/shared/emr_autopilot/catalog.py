@@ -1,9 +1,7 @@
 """The deployed job catalog: one JSON object in the artifacts bucket, written by `jobs deploy`."""
 
-from __future__ import annotations
-
 import threading
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from emr_autopilot import aws
 from emr_autopilot.errors import CatalogNotDeployed
@@ -12,8 +10,7 @@ from emr_autopilot.jobs import JobCatalog
 CATALOG_KEY = "catalog/jobs.json"
 
 
-@dataclass
-class _Cached:
+class _Cached(NamedTuple):
     etag: str
     catalog: JobCatalog
 

@@ -1,7 +1,5 @@
 """The time the application reads. The local runtime swaps in its fast clock with `use`."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from datetime import UTC, datetime
 

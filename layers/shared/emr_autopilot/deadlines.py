@@ -1,7 +1,5 @@
 """Names shared by the run starter (which sets a run's deadline) and the janitor (which removes it)."""
 
-from __future__ import annotations
-
 import hashlib
 
 DEADLINE_ERROR = "RunTimedOut"

@@ -4,8 +4,6 @@ A module of its own so that a function needing durations (the idle reaper) does 
 models (emr_autopilot.jobs) at every cold start; jobs re-exports these names.
 """
 
-from __future__ import annotations
-
 import re
 from datetime import timedelta
 from functools import cache
@@ -13,7 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, TypeAdapter, ValidationError
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+# A pattern string: re compiles and caches it on first use, not at every cold start.
+_DURATION = r"^\s*(\d+)\s*([smhd]?)\s*$"
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -21,7 +20,7 @@ def _parse_duration(value: Any) -> Any:
     # pydantic already reads ints, "PT2H" and "01:00:00"; this adds the "90m" form people write,
     # and a quoted number of seconds ("3600"), which pydantic would reject.
     if isinstance(value, str):
-        match = _DURATION.match(value)
+        match = re.match(_DURATION, value)
         if match:
             return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
     return value

@@ -5,8 +5,6 @@ adds fields and detail-types over time, so every model accepts extra fields, and
 detail-type we do not know becomes `UnknownEmrEvent`: recorded, never a crash.
 """
 
-from __future__ import annotations
-
 import json
 from datetime import datetime
 from typing import Annotated, Any, Literal

@@ -4,8 +4,6 @@ Not pydantic-settings: importing it costs ~50 ms of every Lambda cold start, for
 lines do (field NAME is read from $NAME; dict and list fields take JSON).
 """
 
-from __future__ import annotations
-
 import json
 import os
 import typing

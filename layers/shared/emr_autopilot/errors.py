@@ -1,7 +1,7 @@
 """Domain exceptions. Their class names are what a Lambda reports as errorType,
 so an ASL Catch or an alarm can match them by name."""
 
-from __future__ import annotations
+from typing import Self
 
 
 class AutopilotError(Exception):
@@ -17,7 +17,7 @@ class JobDefinitionError(AutopilotError):
         super().__init__("\n".join(f"{source}: {problem}" for problem in problems))
 
     @classmethod
-    def combine(cls, errors: list[JobDefinitionError]) -> JobDefinitionError:
+    def combine(cls, errors: list[Self]) -> Self:
         lines = [f"{error.source}: {problem}" for error in errors for problem in error.problems]
         combined = cls("jobs", [])
         combined.problems = lines

@@ -1,7 +1,5 @@
 """At-least-once delivery made exactly-once for our side effects, with powertools' idempotency."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from functools import cache
 from typing import Any

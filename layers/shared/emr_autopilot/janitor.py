@@ -4,8 +4,6 @@ No Catch runs when an execution is aborted or times out, so this is the only thi
 cleans up then. It also sweeps after FAILED, in case the run's own cleanup could not finish.
 """
 
-from __future__ import annotations
-
 import contextlib
 import json
 from dataclasses import dataclass, field

@@ -5,12 +5,10 @@ A job is one YAML file under jobs/. It is validated here, in the CLI, in
 invalid definition never reaches EMR.
 """
 
-from __future__ import annotations
-
 import string
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -165,7 +163,7 @@ class InstanceFleet(_Model):
     on_demand_allocation_strategy: Literal["lowest-price", "prioritized"] | None = None
 
     @model_validator(mode="after")
-    def _capacity(self) -> InstanceFleet:
+    def _capacity(self) -> Self:
         if self.target_on_demand_capacity + self.target_spot_capacity == 0:
             raise ValueError("a fleet needs target_on_demand_capacity or target_spot_capacity > 0")
         if self.role == "MASTER" and self.target_on_demand_capacity + self.target_spot_capacity != 1:
@@ -181,7 +179,7 @@ class ManagedScaling(_Model):
     maximum_core: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
-    def _bounds(self) -> ManagedScaling:
+    def _bounds(self) -> Self:
         if self.maximum < self.minimum:
             raise ValueError("maximum must be >= minimum")
         for field in ("maximum_on_demand", "maximum_core"):
@@ -200,7 +198,7 @@ class BootstrapAction(_Model):
 class Configuration(_Model):
     classification: str = Field(alias="Classification")
     properties: dict[str, PropertyValue] = Field(default_factory=dict, alias="Properties")
-    configurations: list[Configuration] = Field(default_factory=list, alias="Configurations")
+    configurations: list["Configuration"] = Field(default_factory=list, alias="Configurations")
 
 
 class ClusterSpec(_Model):
@@ -222,7 +220,7 @@ class ClusterSpec(_Model):
     step_concurrency: int = Field(default=1, ge=1, le=256)
 
     @model_validator(mode="after")
-    def _topology(self) -> ClusterSpec:
+    def _topology(self) -> Self:
         if (self.instance_groups is None) == (self.instance_fleets is None):
             raise ValueError("set exactly one of instance_groups or instance_fleets")
         nodes = self.instance_groups or self.instance_fleets or []
@@ -277,7 +275,7 @@ class Step(_Model):
     timeout: Duration | None = None
 
     @model_validator(mode="after")
-    def _shape(self) -> Step:
+    def _shape(self) -> Self:
         if self.type in ("spark-submit", "script") and not self.script:
             raise ValueError(f"a {self.type} step needs 'script'")
         if self.type == "command":
@@ -318,7 +316,7 @@ class JobDefinition(_Model):
         return checked
 
     @model_validator(mode="after")
-    def _timeouts(self) -> JobDefinition:
+    def _timeouts(self) -> Self:
         run_seconds = self.run_timeout.total_seconds()
         if not 300 <= run_seconds <= 7 * 86400:
             raise ValueError("run_timeout must be between 5m and 7d")
@@ -349,7 +347,7 @@ class JobCatalog(_Model):
     jobs: list[JobDefinition]
 
     @model_validator(mode="after")
-    def _unique(self) -> JobCatalog:
+    def _unique(self) -> Self:
         names = [job.name for job in self.jobs]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:

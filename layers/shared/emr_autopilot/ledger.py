@@ -11,16 +11,11 @@ States only move forward: an event that arrives late (RUNNING after TERMINATED) 
 timeline but never overwrites a terminal state.
 """
 
-from __future__ import annotations
-
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
-
-from boto3.dynamodb.conditions import Key
+from typing import Any, NamedTuple
 
 from emr_autopilot import aws
 
@@ -65,8 +60,7 @@ def _clean(item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True)
-class ClusterChange:
+class ClusterChange(NamedTuple):
     cluster_id: str
     state: str
     at: datetime
@@ -136,8 +130,7 @@ def record_cluster_change(table_name: str, change: ClusterChange) -> dict[str, A
     return _forward_update(table_name, key, change.state, rank, change.at, fields, extra)
 
 
-@dataclass(frozen=True)
-class StepChange:
+class StepChange(NamedTuple):
     cluster_id: str
     step_id: str
     state: str
@@ -214,7 +207,11 @@ def cluster_items(table_name: str, cluster_id: str) -> list[dict[str, Any]]:
     """Everything about one cluster: META, steps, timeline and decisions."""
     table = _table(table_name)
     items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(f"CLUSTER#{cluster_id}")}
+    # Expression strings, not boto3.dynamodb.conditions: no function queries, so none imports it.
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": f"CLUSTER#{cluster_id}"},
+    }
     while True:
         page = table.query(**kwargs)
         items.extend(page["Items"])
@@ -226,10 +223,15 @@ def cluster_items(table_name: str, cluster_id: str) -> list[dict[str, Any]]:
 def list_runs(table_name: str, since: datetime | None = None) -> Iterator[dict[str, Any]]:
     """Clusters, newest first."""
     table = _table(table_name)
-    condition: Any = Key("gsi1pk").eq("RUNS")
+    condition, values = "gsi1pk = :runs", {":runs": "RUNS"}
     if since is not None:
-        condition = condition & Key("gsi1sk").gte(_iso(since))
-    kwargs: dict[str, Any] = {"IndexName": RUNS_INDEX, "KeyConditionExpression": condition, "ScanIndexForward": False}
+        condition, values[":since"] = condition + " AND gsi1sk >= :since", _iso(since)
+    kwargs: dict[str, Any] = {
+        "IndexName": RUNS_INDEX,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": False,
+    }
     while True:
         page = table.query(**kwargs)
         yield from page["Items"]

@@ -6,8 +6,6 @@ connection errors and 5xx, errors an ASL Catch can tell apart, an optional CA bu
 headers, and an optional cross-check of a batch's final state against YARN's ResourceManager.
 """
 
-from __future__ import annotations
-
 import contextlib
 import http.client
 import json
@@ -19,9 +17,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,15 +39,14 @@ DEFAULT_HEADERS = {"Accept": "application/json", "X-Requested-By": "emr-autopilo
 _LIST_PAGE = 100
 
 
-@dataclass(frozen=True)
-class LivyOptions:
+class LivyOptions(NamedTuple):
     connect_timeout: float = 3.0
     read_timeout: float = 10.0
     attempts: int = 3  # per call, including the first
     backoff_seconds: float = 0.25
     max_backoff_seconds: float = 2.0
     ca_bundle: str | None = None  # PEM file to verify Livy's certificate with (https URLs)
-    headers: Mapping[str, str] = field(default_factory=dict)  # e.g. Authorization for a Knox/LDAP front
+    headers: Mapping[str, str] = MappingProxyType({})  # e.g. Authorization for a Knox/LDAP front
     yarn_timeout: float = 3.0
 
 
@@ -70,16 +67,14 @@ class Batch(BaseModel):
         return self.state in FINAL_STATES
 
 
-@dataclass(frozen=True)
-class YarnApp:
+class YarnApp(NamedTuple):
     id: str
     state: str  # NEW ... RUNNING, FINISHED, FAILED, KILLED
     final_status: str  # UNDEFINED, SUCCEEDED, FAILED, KILLED
     diagnostics: str = ""
 
 
-@dataclass(frozen=True)
-class CrossCheck:
+class CrossCheck(NamedTuple):
     """Livy's verdict on a finished batch next to YARN's; YARN wins when they disagree."""
 
     livy_state: str

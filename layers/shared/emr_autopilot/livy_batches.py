@@ -8,12 +8,10 @@ stopped execution.
 cluster or on a transient one the pipeline creates and terminates.
 """
 
-from __future__ import annotations
-
 import json
 import math
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
@@ -121,7 +119,7 @@ class LivyRunOptions(BaseModel):
         return math.ceil(self.max_wait_seconds / self.poll_interval_seconds)
 
     @model_validator(mode="after")
-    def _bounded(self) -> LivyRunOptions:
+    def _bounded(self) -> Self:
         if self.max_polls > MAX_POLLS:
             raise ValueError(
                 f"max_wait_seconds / poll_interval_seconds is {self.max_polls} polls; at most {MAX_POLLS} fit "
@@ -141,7 +139,7 @@ class LivyRunInput(BaseModel):
     batch: LivyBatchRequest
 
     @model_validator(mode="after")
-    def _cluster(self) -> LivyRunInput:
+    def _cluster(self) -> Self:
         if self.cluster_id in (None, "none") and self.cluster_request is None:
             raise ValueError("give cluster_id (a running cluster with Livy) or cluster_request (a transient one)")
         return self
@@ -427,9 +425,9 @@ def batch_from_spark_submit(args: list[str]) -> LivyBatchRequest:
 
 
 def build_livy_run_input(
-    job: JobDefinition,
-    trigger: Trigger,
-    context: StackContext,
+    job: "JobDefinition",
+    trigger: "Trigger",
+    context: "StackContext",
     name: str,
     *,
     cluster_id: str | None = None,

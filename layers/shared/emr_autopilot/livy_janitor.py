@@ -4,12 +4,10 @@ cluster it created, and send the run's one closing notice when the run could not
 No Catch runs when an execution is stopped or times out, so this is the only cleanup then.
 """
 
-from __future__ import annotations
-
 import json
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from emr_autopilot import aws, notifications
 from emr_autopilot.errors import BatchNotFound, ClusterGone, ClusterNotReady, LivyUnavailable
@@ -43,8 +41,7 @@ class LivyJanitorReport(JanitorReport):
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
-class _Found:
+class _Found(NamedTuple):
     cluster_id: str
     endpoint: LivyEndpoint | None
     batch_id: int | None

@@ -1,7 +1,5 @@
 """SNS notifications: short subjects, readable bodies, attributes for subscription filter policies."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from emr_autopilot import aws

@@ -1,7 +1,5 @@
 """The handlers' Tracer, and how they turn away input that cannot be used."""
 
-from __future__ import annotations
-
 import os
 from collections.abc import Callable
 from typing import Any

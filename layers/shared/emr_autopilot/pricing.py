@@ -5,22 +5,18 @@ Spot instances priced at on-demand (an upper bound), no Savings Plans, Reserved 
 data transfer.
 """
 
-from __future__ import annotations
-
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 PRICES_PATH = Path(__file__).parent / "data" / "ec2_on_demand_prices.json"
 LIVE_INSTANCE_STATES = ["AWAITING_FULFILLMENT", "PROVISIONING", "BOOTSTRAPPING", "RUNNING"]
 
 
-@dataclass(frozen=True)
-class PriceTable:
+class PriceTable(NamedTuple):
     region: str
     as_of: str
     hourly: dict[str, float]  # instance type -> EC2 on-demand + EMR, USD per instance-hour
@@ -42,8 +38,7 @@ def price_table(path: Path = PRICES_PATH) -> PriceTable:
     )
 
 
-@dataclass(frozen=True)
-class CostEstimate:
+class CostEstimate(NamedTuple):
     hourly_usd: float | None
     basis: str  # "instances", "normalized instance hours" or "unknown"
     detail: str

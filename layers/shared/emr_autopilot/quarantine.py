@@ -1,7 +1,5 @@
 """Events a handler cannot use go to the dead-letter queue at once: kept, not retried."""
 
-from __future__ import annotations
-
 import json
 from typing import Any
 

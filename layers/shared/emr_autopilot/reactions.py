@@ -4,15 +4,13 @@ At most three AWS calls come before the ledger write and the notification: Descr
 (cached per container), and for a failed step DescribeStep and one GET of its stderr.gz.
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -51,13 +49,12 @@ REMEDIATION = {
 ALWAYS_NOTIFY = {"STEP_FAILED", "CLUSTER_FAILED", "CAPACITY", "CONFIGURATION_ERROR", "AUTOSCALING_FAILED"}
 
 
-@dataclass(frozen=True)
-class ReactionSettings:
+class ReactionSettings(NamedTuple):
     region: str
     ledger_table: str
     topic_arn: str
     min_severity: str = "ERROR"
-    follow_up: FollowUpScheduler | None = None
+    follow_up: "FollowUpScheduler | None" = None
 
 
 class EmrEventSettings(EnvSettings):
@@ -96,8 +93,7 @@ def emr_event_settings() -> EmrEventSettings:
     return EmrEventSettings.from_env()
 
 
-@dataclass(frozen=True)
-class ClusterContext:
+class ClusterContext(NamedTuple):
     cluster_id: str
     name: str
     job: str | None
@@ -444,8 +440,7 @@ def _parse_time(value: str) -> datetime:
 
 
 # -- the log follow-up ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class FollowUp:
+class FollowUp(NamedTuple):
     cluster_id: str
     step_id: str
     step_name: str
@@ -454,7 +449,7 @@ class FollowUp:
     attempt: int
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return self._asdict()
 
 
 class FollowUpRequest(BaseModel):
@@ -473,8 +468,7 @@ class FollowUpRequest(BaseModel):
         return FollowUp(**self.model_dump())
 
 
-@dataclass(frozen=True)
-class FollowUpScheduler:
+class FollowUpScheduler(NamedTuple):
     """Looks for a late log again after `delay`: a one-time EventBridge Scheduler schedule that
     invokes the follow-up function. The name is derived from the step and attempt, so a
     re-delivered failure event cannot schedule the same check twice."""

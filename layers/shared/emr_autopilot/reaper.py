@@ -18,15 +18,13 @@ A cluster is terminated only when ALL hold:
 - fewer than ``max_terminations`` clusters were terminated before it in this run.
 """
 
-from __future__ import annotations
-
 import math
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -81,7 +79,7 @@ class TagSelector(BaseModel):
     value: str | None = Field(default=None, max_length=256)
 
     @classmethod
-    def parse(cls, text: str) -> TagSelector | None:
+    def parse(cls, text: str) -> Self | None:
         text = text.strip()
         if not text:
             return None

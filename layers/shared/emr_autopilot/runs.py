@@ -1,12 +1,10 @@
 """From a trigger to a state machine input: job matching, execution naming and rendering."""
 
-from __future__ import annotations
-
 import hashlib
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -40,7 +38,7 @@ class StackContext(BaseModel):
     emr_instance_profile: str
 
     @classmethod
-    def from_stack_outputs(cls, outputs: Mapping[str, str], region: str) -> StackContext:
+    def from_stack_outputs(cls, outputs: Mapping[str, str], region: str) -> Self:
         """From the CloudFormation outputs of template.yaml (the CLI's view of a deployed stack)."""
         return cls(
             region=region,

@@ -1,13 +1,11 @@
 """Starting pipeline runs: from an S3 object, a schedule tick or a person, exactly once per trigger."""
 
-from __future__ import annotations
-
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -169,8 +167,49 @@ def parse_object_event(event: dict[str, Any]) -> tuple[str, list[S3Object]]:
         ) from exc
 
 
-@dataclass(frozen=True)
-class StartOutcome:
+class DeadlineScheduler(NamedTuple):
+    """Stops an execution when its job's run_timeout passes.
+
+    A Standard workflow's TimeoutSeconds is fixed in the ASL, so each run gets a one-time
+    EventBridge Scheduler schedule that calls StopExecution; the execution janitor then
+    terminates the run's cluster exactly as for any other aborted run.
+    """
+
+    group_name: str
+    role_arn: str
+
+    def schedule(self, execution_arn_value: str, job: JobDefinition, started_at: datetime) -> bool:
+        """Create the run's deadline; False if the execution already has one."""
+        seconds = int(job.run_timeout.total_seconds())
+        at = started_at + timedelta(seconds=seconds)
+        scheduler = aws.client("scheduler")
+        try:
+            scheduler.create_schedule(
+                Name=deadline_schedule_name(execution_arn_value),
+                GroupName=self.group_name,
+                ScheduleExpression=f"at({at:%Y-%m-%dT%H:%M:%S})",
+                ScheduleExpressionTimezone="UTC",
+                FlexibleTimeWindow={"Mode": "OFF"},
+                ActionAfterCompletion="DELETE",
+                Target={
+                    "Arn": "arn:aws:scheduler:::aws-sdk:sfn:stopExecution",
+                    "RoleArn": self.role_arn,
+                    "Input": json.dumps(
+                        {
+                            "ExecutionArn": execution_arn_value,
+                            "Error": DEADLINE_ERROR,
+                            "Cause": f"job {job.name} exceeded its run_timeout of {seconds}s",
+                        }
+                    ),
+                    "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600},
+                },
+            )
+        except scheduler.exceptions.ConflictException:
+            return False
+        return True
+
+
+class StartOutcome(NamedTuple):
     job: str
     execution_name: str
     execution_arn: str
@@ -178,7 +217,7 @@ class StartOutcome:
     input_uri: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return self._asdict()
 
 
 def start_run(
@@ -252,49 +291,6 @@ def _job(catalog: JobCatalog, name: str) -> JobDefinition:
         return catalog.get(name)
     except KeyError:
         raise UnknownJob(f"job {name!r} is not in the deployed catalog: {[job.name for job in catalog.jobs]}") from None
-
-
-@dataclass(frozen=True)
-class DeadlineScheduler:
-    """Stops an execution when its job's run_timeout passes.
-
-    A Standard workflow's TimeoutSeconds is fixed in the ASL, so each run gets a one-time
-    EventBridge Scheduler schedule that calls StopExecution; the execution janitor then
-    terminates the run's cluster exactly as for any other aborted run.
-    """
-
-    group_name: str
-    role_arn: str
-
-    def schedule(self, execution_arn_value: str, job: JobDefinition, started_at: datetime) -> bool:
-        """Create the run's deadline; False if the execution already has one."""
-        seconds = int(job.run_timeout.total_seconds())
-        at = started_at + timedelta(seconds=seconds)
-        scheduler = aws.client("scheduler")
-        try:
-            scheduler.create_schedule(
-                Name=deadline_schedule_name(execution_arn_value),
-                GroupName=self.group_name,
-                ScheduleExpression=f"at({at:%Y-%m-%dT%H:%M:%S})",
-                ScheduleExpressionTimezone="UTC",
-                FlexibleTimeWindow={"Mode": "OFF"},
-                ActionAfterCompletion="DELETE",
-                Target={
-                    "Arn": "arn:aws:scheduler:::aws-sdk:sfn:stopExecution",
-                    "RoleArn": self.role_arn,
-                    "Input": json.dumps(
-                        {
-                            "ExecutionArn": execution_arn_value,
-                            "Error": DEADLINE_ERROR,
-                            "Cause": f"job {job.name} exceeded its run_timeout of {seconds}s",
-                        }
-                    ),
-                    "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600},
-                },
-            )
-        except scheduler.exceptions.ConflictException:
-            return False
-        return True
 
 
 @dataclass

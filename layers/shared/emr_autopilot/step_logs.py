@@ -1,10 +1,8 @@
 """Finding and reading a step's logs under the cluster's LogUri, with secrets masked."""
 
-from __future__ import annotations
-
 import gzip
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from emr_autopilot import aws
 
@@ -21,8 +19,7 @@ _SECRET_VALUE = (
 _AUTHORIZATION = r"(?i)(authorization:\s*)\S.*"  # the rest of the line: scheme, credential, signature
 
 
-@dataclass(frozen=True)
-class LogLocation:
+class LogLocation(NamedTuple):
     bucket: str
     key: str
 
