@@ -17,7 +17,7 @@ class JobDefinitionError(AutopilotError):
         super().__init__("\n".join(f"{source}: {problem}" for problem in problems))
 
     @classmethod
-    def combine(cls, errors: list[Self]) -> Self:
+    def combine(cls, errors: list["JobDefinitionError"]) -> Self:
         lines = [f"{error.source}: {problem}" for error in errors for problem in error.problems]
         combined = cls("jobs", [])
         combined.problems = lines
