@@ -103,17 +103,11 @@ def handle_execution_end(change: ExecutionStatusChange, topic_arn: str, schedule
     if detail.status in ("SUCCEEDED", "RUNNING"):
         return report
 
-    emr = aws.client("emr")
-    job = _job_of(detail)
-    for cluster in clusters_of_execution(detail.executionArn, detail.name):
-        tags = {tag["Key"]: tag["Value"] for tag in cluster.get("Tags", [])}
-        job = tags.get(TAG_JOB, job)
-        if cluster.get("TerminationProtected"):
-            # Never remove protection: someone set it on purpose.
-            report.protected.append(cluster["Id"])
-            continue
-        emr.terminate_job_flows(JobFlowIds=[cluster["Id"]])
-        report.terminated.append(cluster["Id"])
+    clusters = clusters_of_execution(detail.executionArn, detail.name)
+    job = job_of(detail)
+    for cluster in clusters:
+        job = {tag["Key"]: tag["Value"] for tag in cluster.get("Tags", [])}.get(TAG_JOB, job)
+    terminate_unprotected(clusters, report)
 
     # Exactly one notice ends a run. A FAILED run sends its own, unless its notify state itself failed;
     # no Catch runs after ABORTED or TIMED_OUT, so then it is the janitor's to send.
@@ -127,6 +121,18 @@ def handle_execution_end(change: ExecutionStatusChange, topic_arn: str, schedule
     return report
 
 
+def terminate_unprotected(clusters: list[dict[str, Any]], report: JanitorReport) -> None:
+    """Terminate each cluster, except one with termination protection on: never remove protection,
+    someone set it on purpose."""
+    emr = aws.client("emr")
+    for cluster in clusters:
+        if cluster.get("TerminationProtected"):
+            report.protected.append(cluster["Id"])
+            continue
+        emr.terminate_job_flows(JobFlowIds=[cluster["Id"]])
+        report.terminated.append(cluster["Id"])
+
+
 def own_notice_sent(execution_arn: str) -> bool:
     """Whether the execution published its own notice (NotifySuccess/NotifyFailure, an sns:publish task)
     as its last task. Newest events first: the notice is the last task a run makes."""
@@ -136,21 +142,25 @@ def own_notice_sent(execution_arn: str) -> bool:
             executionArn=execution_arn, reverseOrder=True, includeExecutionData=False
         )
         for page in pages:
-            ended = [event for event in page["events"] if event["type"] in _TASK_ENDED]
+            ended = [event for event in page["events"] if event["type"] in TASK_ENDED]
             if ended:
                 # The newest by id: an API that ignores reverseOrder (the local emulator) still answers right.
-                last = max(ended, key=lambda event: int(event.get("id", 0)))
-                details: dict[str, Any] = next((v for k, v in last.items() if k.endswith("EventDetails")), {})
-                return last["type"] == "TaskSucceeded" and details.get("resourceType") == "sns"
+                return is_own_notice(max(ended, key=lambda event: int(event.get("id", 0))))
     except sfn.exceptions.ExecutionDoesNotExist:
         pass  # history gone (or never there): better a notice too many than none
     return False
 
 
-_TASK_ENDED = frozenset({"TaskSucceeded", "TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed"})
+TASK_ENDED = frozenset({"TaskSucceeded", "TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed"})
 
 
-def _job_of(detail: ExecutionStatusDetail) -> str:
+def is_own_notice(task_ended: dict[str, Any]) -> bool:
+    """Whether a run's last task (a TASK_ENDED history event) was its own notice: a succeeded sns:publish."""
+    details: dict[str, Any] = next((v for k, v in task_ended.items() if k.endswith("EventDetails")), {})
+    return task_ended.get("type") == "TaskSucceeded" and details.get("resourceType") == "sns"
+
+
+def job_of(detail: ExecutionStatusDetail) -> str:
     """The job, from the execution input the run starter wrote (EventBridge includes it)."""
     try:
         return str(json.loads(detail.input or "{}")["run"]["job_name"])

@@ -11,7 +11,16 @@ from typing import Any, NamedTuple
 
 from emr_autopilot import aws, notifications
 from emr_autopilot.errors import BatchNotFound, ClusterGone, ClusterNotReady, LivyUnavailable
-from emr_autopilot.janitor import ExecutionStatusChange, JanitorReport, clusters_of_execution, notice_opening
+from emr_autopilot.janitor import (
+    TASK_ENDED,
+    ExecutionStatusChange,
+    JanitorReport,
+    clusters_of_execution,
+    is_own_notice,
+    job_of,
+    notice_opening,
+    terminate_unprotected,
+)
 from emr_autopilot.livy_batches import (
     ENDED_STATES,
     READY_STATES,
@@ -63,7 +72,7 @@ def _read_history(execution_arn: str) -> _History:
     try:
         for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
             for event in page["events"]:
-                if event["type"] in _TASK_ENDED and int(event.get("id", 0)) >= int(last_task.get("id", 0)):
+                if event["type"] in TASK_ENDED and int(event.get("id", 0)) >= int(last_task.get("id", 0)):
                     last_task = event
                 entered = event.get("stateEnteredEventDetails") or {}
                 exited = event.get("stateExitedEventDetails") or {}
@@ -73,12 +82,8 @@ def _read_history(execution_arn: str) -> _History:
                     history.state = json.loads(exited.get("output") or "{}")
     except sfn.exceptions.ExecutionDoesNotExist:
         return _History(found=False)
-    details: dict[str, Any] = next((v for k, v in last_task.items() if k.endswith("EventDetails")), {})
-    history.notice_sent = last_task.get("type") == "TaskSucceeded" and details.get("resourceType") == "sns"
+    history.notice_sent = is_own_notice(last_task)
     return history
-
-
-_TASK_ENDED = frozenset({"TaskSucceeded", "TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed"})
 
 
 def _locate(
@@ -121,8 +126,8 @@ def clean_up_execution(change: ExecutionStatusChange, settings: LivySettings) ->
     if found is not None:
         # The cluster of a transient run is terminated next anyway; an unreachable Livy does not matter then.
         _delete_batch(found, settings, report, tolerate_unreachable=bool(owned))
-    _terminate(owned, report)
-    job = _job_of(detail.input)
+    terminate_unprotected(owned, report)  # only clusters this execution created carry its tag
+    job = job_of(detail)
     # Exactly one notice ends a run: the run's own (NotifySuccess/NotifyFailure) if it could send it,
     # else this one (always after ABORTED and TIMED_OUT, when no Catch runs).
     if not history.notice_sent:
@@ -180,24 +185,6 @@ def _ended(cluster_id: str) -> bool:
         return describe_cluster(cluster_id)["Status"]["State"] in ENDED_STATES
     except ClusterGone:
         return True
-
-
-def _terminate(owned: list[dict[str, Any]], report: LivyJanitorReport) -> None:
-    """Only clusters this execution created carry its tag; a long-running cluster is never touched."""
-    emr = aws.client("emr")
-    for cluster in owned:
-        if cluster.get("TerminationProtected"):
-            report.protected.append(cluster["Id"])
-            continue
-        emr.terminate_job_flows(JobFlowIds=[cluster["Id"]])
-        report.terminated.append(cluster["Id"])
-
-
-def _job_of(raw_input: str | None) -> str:
-    try:
-        return str(json.loads(raw_input or "{}")["run"]["job_name"])
-    except (ValueError, KeyError, TypeError):
-        return "-"
 
 
 def _notify(change: ExecutionStatusChange, report: LivyJanitorReport, settings: LivySettings, job: str) -> None:
