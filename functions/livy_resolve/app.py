@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from emr_autopilot import observability
+# aws: every resolve calls EMR, so boto3 loads at init, as Lambda advises for SDK clients. The other
+# Livy tasks load it only when Livy is unreachable.
+from emr_autopilot import aws, observability  # noqa: F401
 from emr_autopilot.livy_batches import ResolveRequest, livy_settings, parse_event, resolve_run
 
 if TYPE_CHECKING:  # a type only: importing it would cost each cold start 0.2 ms

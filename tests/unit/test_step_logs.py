@@ -12,7 +12,8 @@ from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from emr_autopilot import aws
-from emr_autopilot.step_logs import TAIL_LINES, LogLocation, parse_s3_uri, read_tail, redact, step_log
+from emr_autopilot.redaction import redact
+from emr_autopilot.step_logs import TAIL_LINES, LogLocation, parse_s3_uri, read_tail, step_log
 
 CLUSTER = "j-2AXXXXXXGAPLF"
 STEP = "s-1K4CSPRYG3YH7"

@@ -64,10 +64,11 @@ def at_depth(frames):
     return elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
 
 elapsed, faults = at_depth(depth)
+loaded_sdk = "boto3" in sys.modules
 import boto3
 if not boto3.__file__.startswith(layer):
     raise SystemExit("boto3 came from " + boto3.__file__ + ", not the layer")
-print(repr(elapsed * 1000.0), faults)
+print(repr(elapsed * 1000.0), faults, int(loaded_sdk))
 """
 MAX_DEPTH = 256  # frames: more than one 16 KiB chunk of the probe's small frames
 
@@ -242,6 +243,7 @@ def _variants(layer: Path, plain_layer: Path) -> tuple[list[Variant], list[Funct
 class Sample:
     ms: float
     page_faults: int
+    loaded_boto3: bool
 
 
 def _probe(variant: Variant, depth: int = 0) -> Sample:
@@ -265,8 +267,8 @@ def _probe(variant: Variant, depth: int = 0) -> Sample:
     )
     if done.returncode != 0:
         raise RuntimeError(f"cold start probe of {variant.key} failed:\n{done.stderr[-2000:]}")
-    ms, faults = done.stdout.strip().splitlines()[-1].split()
-    return Sample(float(ms), int(faults))
+    ms, faults, loaded = done.stdout.strip().splitlines()[-1].split()
+    return Sample(float(ms), int(faults), loaded == "1")
 
 
 def measure(rounds: int = 15, seed: int = 7) -> list[Figure]:
@@ -276,8 +278,9 @@ def measure(rounds: int = 15, seed: int = 7) -> list[Figure]:
         f"    {len(variants)} variants x ({rounds} rounds + 1 warm-up), shuffled within each round, "
         f"each probe at a random stack depth below {MAX_DEPTH}"
     )
-    for variant in variants:  # warm-up: the page cache, not the interpreter (each probe is a new one)
-        _probe(variant)
+    # Warm-up: the page cache, not the interpreter (each probe is a new one). It also records which
+    # handlers load boto3 at import (the Livy HTTP tasks do not: they call AWS only when Livy is down).
+    loads_boto3 = {variant.key: _probe(variant).loaded_boto3 for variant in variants}
     samples: dict[str, list[float]] = {v.key: [] for v in variants}
     faults: dict[str, list[int]] = {v.key: [] for v in variants}
     depths = random.Random(seed)
@@ -350,11 +353,13 @@ def measure(rounds: int = 15, seed: int = 7) -> list[Figure]:
                 value=round(median(ratios(key)), 3),
                 unit="x",
                 budget=BUDGET_RATIO,
-                note="median of per-round ratios (function import / bare import in the same round)",
+                note="median of per-round ratios (function import / bare import in the same round)"
+                + ("" if loads_boto3[key] else "; imports no boto3: it talks only to Livy unless Livy is down"),
                 detail={
                     **ratio_detail(key),
                     "ratio_of_medians": round(median(samples[key]) / median(bare), 3),
                     "over_skeleton_ms": round(median(samples[key]) - median(samples["skeleton"]), 1),
+                    "loads_boto3_at_import": loads_boto3[key],
                     "POWERTOOLS_TRACE_DISABLED": spec.environment.get("POWERTOOLS_TRACE_DISABLED"),
                 },
             )

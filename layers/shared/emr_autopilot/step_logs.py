@@ -5,18 +5,10 @@ import re
 from typing import NamedTuple
 
 from emr_autopilot import aws
+from emr_autopilot.redaction import redact
 
 TAIL_LINES = 25
 MAX_LOG_BYTES = 8 * 1024 * 1024  # a bigger log is read only up to this, compressed
-
-# Pattern strings, not compiled here: re compiles and caches each on first use, so a cold start that
-# masks nothing does not pay for them.
-_ACCESS_KEY = r"(AKIA|ASIA)[0-9A-Z]{16}"
-# A key name may go on (fs.s3a.secret.key=, SECRET_KEY=) and be quoted ("password": "...").
-_SECRET_VALUE = (
-    r"(?i)((?:secret|password|passwd|token|api[_-]?key)[\w.-]*[\"']?\s*[=:]\s*)(\"[^\"\n]*\"?|'[^'\n]*'?|\S+)"
-)
-_AUTHORIZATION = r"(?i)(authorization:\s*)\S.*"  # the rest of the line: scheme, credential, signature
 
 
 class LogLocation(NamedTuple):
@@ -44,13 +36,6 @@ def step_log(log_uri: str | None, cluster_id: str, step_id: str, name: str = "st
 def parse_s3_uri(uri: str) -> LogLocation | None:
     match = re.match(r"^s3[an]?://([^/]+)/(.+)$", uri.strip())
     return LogLocation(match.group(1), match.group(2)) if match else None
-
-
-def redact(text: str) -> str:
-    """Mask what looks like a credential before a log line leaves the account in a notification."""
-    text = re.sub(_ACCESS_KEY, "[redacted-access-key]", text)
-    text = re.sub(_SECRET_VALUE, lambda m: f"{m.group(1)}[redacted]", text)
-    return re.sub(_AUTHORIZATION, lambda m: f"{m.group(1)}[redacted]", text)
 
 
 def read_tail(location: LogLocation, lines: int = TAIL_LINES) -> str | None:

@@ -1,0 +1,129 @@
+"""The Livy tasks that talk only to Livy (submit, status, kill) never load boto3 on a normal call, so
+their cold starts skip the SDK. Each call runs in a fresh interpreter, as a cold Lambda does."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emr_autopilot.livy import LivyClient, LivyOptions
+from emr_autopilot_devkit.bench.common import FunctionSpec, functions
+from emr_autopilot_devkit.local.clock import FastClock
+from emr_autopilot_devkit.local.livy_server import LivyServer, LivyTimings
+
+# Runs the handler once in a fresh interpreter, then lists the AWS SDK modules that got loaded.
+_COLD_CALL = """
+import json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+import app
+
+class Context:
+    function_name = "livy-task"
+    memory_limit_in_mb = 256
+    aws_request_id = "0d6c9c2e-1f6a-4c7e-9a51-3a1e0f8f2b10"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:livy-task"
+
+result = app.handler(json.load(sys.stdin), Context())
+sdk = sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "s3transfer") or m.startswith("botocore."))
+print(json.dumps({"result": result, "sdk": sdk}))
+"""
+
+
+@pytest.fixture
+def livy() -> Iterator[LivyServer]:
+    server = LivyServer(FastClock(1.0), timings=LivyTimings(starting=3600, running=3600)).start()
+    yield server
+    server.stop()
+
+
+def _spec(logical_id: str) -> FunctionSpec:
+    return next(spec for spec in functions() if spec.logical_id == logical_id)
+
+
+def cold_call(logical_id: str, event: dict[str, Any], repo_root: Path) -> dict[str, Any]:
+    spec = _spec(logical_id)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": logical_id,
+        **spec.environment,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _COLD_CALL, str(spec.code_dir), str(repo_root / "layers" / "shared")],
+        input=json.dumps(event),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return answer
+
+
+def sample_event(repo_root: Path, name: str, livy: LivyServer) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((repo_root / "events" / f"{name}.json").read_text())
+    event["livy"] = {"url": livy.url, "yarn_url": None}
+    return event
+
+
+def test_a_submit_loads_no_aws_sdk(livy: LivyServer, repo_root: Path) -> None:
+    # Given the sample SubmitBatch event, pointed at a Livy on 127.0.0.1
+    event = sample_event(repo_root, "livy_submit", livy)
+    # When the submit function runs it in a fresh interpreter
+    answer = cold_call("LivySubmitFunction", event, repo_root)
+    # Then Livy has the batch, and no module of boto3 or botocore's clients was loaded
+    assert answer["result"]["state"] == "starting"
+    assert [r.method for r in livy.requests] == ["POST"]
+    assert answer["sdk"] == []
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "sample", "expected"),
+    [
+        ("LivyStatusFunction", "livy_status", {"outcome": "running", "state": "starting"}),
+        ("LivyKillFunction", "livy_kill", {"deleted": True, "state_before": "starting"}),
+    ],
+)
+def test_a_status_check_or_kill_loads_no_aws_sdk(
+    livy: LivyServer, repo_root: Path, logical_id: str, sample: str, expected: dict[str, Any]
+) -> None:
+    # Given a batch Livy runs, and the sample event for it
+    batch = LivyClient(livy.url, LivyOptions()).submit({"file": "s3://b/app.py", "name": "run-1"})
+    event = {**sample_event(repo_root, sample, livy), "batch_id": batch.id}
+    # When the function runs it in a fresh interpreter
+    answer = cold_call(logical_id, event, repo_root)
+    # Then it answered from Livy without loading boto3 or botocore's clients
+    assert {key: answer["result"][key] for key in expected} == expected
+    assert answer["sdk"] == []
+
+
+def test_resolve_loads_the_sdk_at_init(repo_root: Path) -> None:
+    # Given the ResolveCluster function, whose every call asks EMR for the cluster
+    spec = _spec("LivyResolveFunction")
+    # When its handler module is imported in a fresh interpreter
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.path[:0] = sys.argv[1:3]; import app; print('boto3' in sys.modules)",
+            str(spec.code_dir),
+            str(repo_root / "layers" / "shared"),
+        ],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_REGION": "us-east-1", **spec.environment},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    # Then boto3 is loaded at init, where Lambda advises SDK clients to be set up
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "True"
