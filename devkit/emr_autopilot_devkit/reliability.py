@@ -742,9 +742,10 @@ def _abort_during_batch() -> Arrange:
 
 
 def _throttle_describe_from_bootstrap(run: Run) -> None:
-    # Only the .sync poll's DescribeCluster: armed once the cluster is past its first event.
+    # Only the .sync poll's DescribeCluster: armed once the cluster is past its first event. Any state
+    # after STARTING: on a loaded machine the checks between deliveries can miss BOOTSTRAPPING.
     run.when(
-        lambda: _cluster_in("BOOTSTRAPPING")(run),
+        lambda: _cluster_in("BOOTSTRAPPING", "RUNNING", "WAITING")(run),
         lambda: run.emr("throttle", "describe_cluster", FOREVER),
         "DescribeCluster throttled",
     )
