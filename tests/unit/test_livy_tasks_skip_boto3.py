@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,20 @@ from emr_autopilot_devkit.bench.common import FunctionSpec, functions
 from emr_autopilot_devkit.local.clock import FastClock
 from emr_autopilot_devkit.local.livy_server import LivyServer, LivyTimings
 
-# Runs the handler once in a fresh interpreter, then lists the AWS SDK modules that got loaded.
-_COLD_CALL = """
+# Each script runs in a fresh interpreter with the function's code and the layer's package on sys.path,
+# and ends by printing what it found, with the AWS SDK modules that got loaded.
+_IMPORT = """
 import json, sys
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
 import app
 
+def sdk():
+    return sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "s3transfer") or m.startswith("botocore."))
+"""
+# The handler called once, as a cold Lambda's first invocation.
+_COLD_CALL = (
+    _IMPORT
+    + """
 class Context:
     function_name = "livy-task"
     memory_limit_in_mb = 256
@@ -31,9 +40,11 @@ class Context:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:livy-task"
 
 result = app.handler(json.load(sys.stdin), Context())
-sdk = sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "s3transfer") or m.startswith("botocore."))
-print(json.dumps({"result": result, "sdk": sdk}))
+print(json.dumps({"result": result, "sdk": sdk()}))
 """
+)
+# The handler module imported only: Lambda's init phase.
+_COLD_IMPORT = _IMPORT + 'print(json.dumps({"sdk": sdk()}))\n'
 
 
 @pytest.fixture
@@ -43,12 +54,14 @@ def livy() -> Iterator[LivyServer]:
     server.stop()
 
 
-def _spec(logical_id: str) -> FunctionSpec:
-    return next(spec for spec in functions() if spec.logical_id == logical_id)
+@cache
+def _specs() -> dict[str, FunctionSpec]:
+    return {spec.logical_id: spec for spec in functions()}
 
 
-def cold_call(logical_id: str, event: dict[str, Any], repo_root: Path) -> dict[str, Any]:
-    spec = _spec(logical_id)
+def fresh_interpreter(logical_id: str, script: str, repo_root: Path, stdin: str = "") -> dict[str, Any]:
+    """Run `script` for a function, with the template's environment for it; its last line, parsed."""
+    spec = _specs()[logical_id]
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "AWS_REGION": "us-east-1",
@@ -56,8 +69,8 @@ def cold_call(logical_id: str, event: dict[str, Any], repo_root: Path) -> dict[s
         **spec.environment,
     }
     done = subprocess.run(
-        [sys.executable, "-c", _COLD_CALL, str(spec.code_dir), str(repo_root / "layers" / "shared")],
-        input=json.dumps(event),
+        [sys.executable, "-c", script, str(spec.code_dir), str(repo_root / "layers" / "shared")],
+        input=stdin,
         env=env,
         capture_output=True,
         text=True,
@@ -67,6 +80,10 @@ def cold_call(logical_id: str, event: dict[str, Any], repo_root: Path) -> dict[s
     assert done.returncode == 0, done.stderr[-3000:]
     answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return answer
+
+
+def cold_call(logical_id: str, event: dict[str, Any], repo_root: Path) -> dict[str, Any]:
+    return fresh_interpreter(logical_id, _COLD_CALL, repo_root, json.dumps(event))
 
 
 def sample_event(repo_root: Path, name: str, livy: LivyServer) -> dict[str, Any]:
@@ -108,22 +125,7 @@ def test_a_status_check_or_kill_loads_no_aws_sdk(
 
 def test_resolve_loads_the_sdk_at_init(repo_root: Path) -> None:
     # Given the ResolveCluster function, whose every call asks EMR for the cluster
-    spec = _spec("LivyResolveFunction")
     # When its handler module is imported in a fresh interpreter
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; sys.path[:0] = sys.argv[1:3]; import app; print('boto3' in sys.modules)",
-            str(spec.code_dir),
-            str(repo_root / "layers" / "shared"),
-        ],
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_REGION": "us-east-1", **spec.environment},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    answer = fresh_interpreter("LivyResolveFunction", _COLD_IMPORT, repo_root)
     # Then boto3 is loaded at init, where Lambda advises SDK clients to be set up
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().splitlines()[-1] == "True"
+    assert "boto3" in answer["sdk"]
