@@ -220,6 +220,11 @@ def _lambda_env(spec_env: dict[str, str], name: str, code_dir: Path, memory_mb: 
 def _variants(layer: Path, plain_layer: Path) -> tuple[list[Variant], list[FunctionSpec]]:
     work = CACHE_DIR / "handlers"
     default, traced = functions(), {f.logical_id: f for f in functions({"EnableTracing": "true"})}
+    baseline_code = {key: work / f"_{key}" for key in BASELINES}
+    for key, (_, source) in BASELINES.items():
+        shutil.rmtree(baseline_code[key], ignore_errors=True)
+        baseline_code[key].mkdir(parents=True)
+        (baseline_code[key] / "app.py").write_text(source, encoding="utf-8")
     variants = []
     for spec in default:
         code = work / spec.logical_id
@@ -227,9 +232,8 @@ def _variants(layer: Path, plain_layer: Path) -> tuple[list[Variant], list[Funct
         env = _lambda_env(spec.environment, spec.logical_id, code, 256)
         variants.append(Variant(spec.logical_id, code, spec.module, env, layer))
         variants.append(Variant(f"{spec.logical_id}:no-bytecode", code, spec.module, env, plain_layer))
-        variants.append(
-            Variant(f"{spec.logical_id}:own", code, spec.module, env, layer, work / f"_{OWN_CODE_FLOOR}" / "app.py")
-        )
+        own_floor = baseline_code[OWN_CODE_FLOOR] / "app.py"
+        variants.append(Variant(f"{spec.logical_id}:own", code, spec.module, env, layer, own_floor))
         tracing = traced[spec.logical_id]
         variants.append(
             Variant(
@@ -242,11 +246,7 @@ def _variants(layer: Path, plain_layer: Path) -> tuple[list[Variant], list[Funct
         )
     # The baselines get the Globals environment (POWERTOOLS_*, PYDANTIC_*), as any function of this template would.
     globals_env = {k: v for k, v in default[0].environment.items() if k.startswith(("POWERTOOLS_", "PYDANTIC_"))}
-    for key, (_, source) in BASELINES.items():
-        code = work / f"_{key}"
-        shutil.rmtree(code, ignore_errors=True)
-        code.mkdir(parents=True)
-        (code / "app.py").write_text(source, encoding="utf-8")
+    for key, code in baseline_code.items():
         env = _lambda_env(globals_env, f"bench-{key}", code, 256)
         variants.append(Variant(key, code, "app", env, layer))
         if key == "bare":
