@@ -45,7 +45,7 @@ static: venv
 	$(BIN)/pytest -q tests/static
 
 integration: venv
-	$(BIN)/pytest -q -p no:cacheprovider tests/integration tests/aws
+	$(BIN)/pytest -q -p no:cacheprovider tests/conformance tests/integration tests/aws
 
 lint: venv scan
 	$(BIN)/ruff check .
