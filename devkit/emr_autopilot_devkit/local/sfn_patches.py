@@ -60,6 +60,9 @@ def install_patches() -> None:
     if _installed:
         return
     _installed = True
+    from emr_autopilot_devkit.local import runtime_checks  # validation, AWS limits, concurrency, Unicode
+
+    runtime_checks.install_patches()
 
     import jsonata
     from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
@@ -74,8 +77,12 @@ def install_patches() -> None:
     from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
     from moto.stepfunctions.parser.backend import execution as moto_execution
 
+    from emr_autopilot_devkit.local import asl_validation, sfn_error_semantics
     from emr_autopilot_devkit.local.sfn_emr_integration import StateTaskServiceEmr
     from emr_autopilot_devkit.local.sfn_lambda_integration import StateTaskServiceLocalLambda
+
+    asl_validation.install()  # CreateStateMachine/UpdateStateMachine refuse what AWS refuses
+    sfn_error_semantics.install()  # States.ALL skips States.Runtime; JSONata failures are QueryEvaluationError
 
     original_factory = state_task_factory.state_task_service_for
 
