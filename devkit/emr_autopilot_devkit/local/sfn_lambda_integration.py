@@ -5,14 +5,28 @@ backend, which runs functions in Docker. Here the Task calls the template's real
 process, through the active LocalStack. A handler's exception comes back the way Lambda reports
 an unhandled error: FunctionError with {"errorType": <exception class name>, ...}, so an ASL
 Retry or Catch on a domain exception (ClusterNotReady, LivyUnavailable, ...) matches by name.
+
+The call is checked as Lambda's Invoke API would check it (botocore's Lambda model, sfn_sdk_validation),
+and Lambda's own errors are named as Step Functions names them: "Lambda errors are reported as
+Lambda.ErrorName" (bp-lambda-serviceexception.md), ErrorName being the exception the API answers with,
+e.g. Lambda.ResourceNotFoundException for a function that does not exist ("Function not found: <ARN>",
+404, API_Invoke). An error code Lambda's model does not declare (a ValidationException) has no exception
+class of its own in the Java SDK Step Functions uses, so it arrives as its base class,
+Lambda.AWSLambdaException (inferred, as EMR's arrive as EMR.AmazonElasticMapReduceException: aws-cdk#13735;
+AWS's recommended Lambda retrier lists Lambda.AWSLambdaException).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import traceback
+import uuid
 from typing import Any, Protocol
 
+import botocore.session
+from botocore.exceptions import ClientError
+from botocore.model import ServiceModel
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils import (
     LambdaFunctionErrorException,
 )
@@ -21,6 +35,10 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 
 from emr_autopilot_devkit.local.clock import active_clock
+from emr_autopilot_devkit.local.sfn_sdk_validation import check_call, drop_nulls
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
 
 
 class FunctionHost(Protocol):
@@ -45,10 +63,25 @@ def _logical_id(host: FunctionHost, function_name: str) -> str:
     for logical, function in host.functions.items():
         if name in (function.name, logical):
             return logical
-    raise LambdaFunctionErrorException(
-        "Unhandled",
-        json.dumps({"errorType": "ResourceNotFoundException", "errorMessage": f"Function not found: {function_name}"}),
-    )
+    # Lambda's API error, not a function error: the function never ran.
+    response: Any = {
+        "Error": {
+            "Code": "ResourceNotFoundException",
+            "Message": f"Function not found: arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}",
+        },
+        "ResponseMetadata": {"HTTPStatusCode": 404, "RequestId": str(uuid.uuid4()), "HTTPHeaders": {}},
+    }
+    raise ClientError(response, "Invoke")
+
+
+@functools.cache
+def _lambda_model() -> ServiceModel:
+    return botocore.session.get_session().get_service_model("lambda")
+
+
+@functools.cache
+def _modeled_error_codes() -> frozenset[str]:
+    return frozenset(getattr(shape, "error_code", None) or shape.name for shape in _lambda_model().error_shapes)
 
 
 def invoke_in_process(function_name: str, payload: bytes | None) -> Any:
@@ -86,5 +119,15 @@ class StateTaskServiceLocalLambda(StateTaskServiceLambda):
         if _host is None:  # no local stack: moto's own behaviour
             super()._eval_service_task(env, resource_runtime_part, normalised_parameters, state_credentials)
             return
-        payload = invoke_in_process(normalised_parameters["FunctionName"], normalised_parameters.get("Payload"))
+        operation = _lambda_model().operation_model("Invoke")
+        parameters = drop_nulls(normalised_parameters, operation.input_shape)
+        check_call(operation, parameters, in_process=True)
+        payload = invoke_in_process(parameters["FunctionName"], parameters.get("Payload"))
         env.stack.append({"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": payload})
+
+    @staticmethod
+    def _error_cause_from_client_error(client_error: ClientError) -> tuple[str, str]:
+        error, cause = StateTaskServiceLambda._error_cause_from_client_error(client_error)
+        if client_error.response["Error"]["Code"] not in _modeled_error_codes():
+            error = "Lambda.AWSLambdaException"
+        return error, cause

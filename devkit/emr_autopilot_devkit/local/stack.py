@@ -29,7 +29,14 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from emr_autopilot import aws
 from emr_autopilot import clock as app_clock
-from emr_autopilot_devkit.local import emr_simulator, livy_server, sfn_lambda_integration, sfn_patches
+from emr_autopilot_devkit.local import (
+    emr_simulator,
+    handler_environment,
+    livy_server,
+    s3_patches,
+    sfn_lambda_integration,
+    sfn_patches,
+)
 from emr_autopilot_devkit.local.clock import FastClock, set_active_clock
 from emr_autopilot_devkit.local.emr_simulator import EmrSimulator, Timings
 from emr_autopilot_devkit.local.template import Resolver, load_template, merged_function
@@ -82,18 +89,10 @@ class LocalFunction:
         return getattr(self.module, self.handler_name)
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+def _environment(values: dict[str, str]) -> contextlib.AbstractContextManager[None]:
+    # A layer seen by the calling thread only: setting and removing the function's variables in the
+    # process-wide os.environ leaked them to other threads and raced with botocore there (see handler_environment).
+    return handler_environment.overlay(values)
 
 
 @dataclass
@@ -209,7 +208,8 @@ class LocalStack:
         self.livy = livy_server.LivyServer(
             self.clock, lambda text: self.timeline.append(TimelineEntry(self.clock.now(), text))
         )
-        # Handlers share os.environ and sys.stdout: one runs at a time, whichever thread (an event, a Task) calls it.
+        # Handlers share sys.stdout and the log handlers' streams: one runs at a time, whichever thread (an event,
+        # a Task) calls it. Each sees its own function's environment (handler_environment), other threads never do.
         self._invoke_lock = threading.RLock()
 
     # -- start/stop -------------------------------------------------------------------------
@@ -241,6 +241,7 @@ class LocalStack:
         app_clock.use(self.clock.now)
         sfn_patches.install_patches()
         emr_simulator.install_patches()
+        s3_patches.install_patches()
         _install_routing()
         sfn_patches.on_execution_end(self._execution_ended)
         emr_simulator.activate(self.simulator)
@@ -464,12 +465,26 @@ class LocalStack:
             self.routes[rule_arn] = logical
 
     # -- conveniences for the demo, the CLI and tests ------------------------------------------
-    def deploy_jobs(self, jobs_dir: Path | None = None) -> Any:
+    def deploy_jobs(self, jobs_dir: Path | None = None, prune: bool = False) -> Any:
         from emr_autopilot_devkit.deploy_jobs import StackOutputs, deploy_jobs
 
+        outputs = StackOutputs(self.outputs, notified_buckets=self.notified_buckets())
         return deploy_jobs(
-            jobs_dir or self.repo_root / "jobs", StackOutputs(self.outputs), self.client("s3"), self.client("scheduler")
+            jobs_dir or self.repo_root / "jobs", outputs, self.client("s3"), self.client("scheduler"), prune=prune
         )
+
+    def notified_buckets(self) -> frozenset[str]:
+        """Buckets whose new objects reach the run starter: read from its EventBridge rule, as deployed."""
+        from emr_autopilot_devkit.deploy_jobs import buckets_in_pattern
+
+        starter = self.outputs["RunStarterFunctionArn"].rsplit(":", 1)[-1]
+        events = self.client("events")
+        names: set[str] = set()
+        for rule_arn, logical in self.routes.items():
+            if self.resolver.refs.get(logical) == starter:
+                rule = events.describe_rule(Name=rule_arn.rsplit("/", 1)[-1])
+                names |= buckets_in_pattern(json.loads(rule.get("EventPattern") or "{}"))
+        return frozenset(names)
 
     def put_object(self, key: str, body: bytes | str, bucket: str | None = None) -> dict[str, Any]:
         """Upload as a user would; the bucket's EventBridge notification follows."""
