@@ -1,19 +1,24 @@
-"""`make demo`: the sample job end to end on the embedded emulator, twice.
+"""`make demo`: the sample jobs end to end on the embedded emulator.
 
 Run 1 processes generated inspection records and must produce the right CSV. Run 2 gets a
 file with a missing column, so its step fails for real; its cluster must still end TERMINATED.
+Part 5 runs the PySpark job's spark-submit step, and part 6 the same application as a Livy batch,
+for real on local Spark; each output is checked against an independent count. Without Java (or
+PySpark) those two parts are reported as not run, never as passed, and the rest still runs.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from emr_autopilot_devkit.local.stack import LocalStack, Notification
+from emr_autopilot_devkit.local.stack import REGION, LocalStack, Notification
+from emr_autopilot_devkit.runs_view import ended_line
 from emr_autopilot_devkit.sample_data import (
     expected_red_counts,
     generate_inspections,
@@ -37,6 +42,8 @@ class RunReport:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     output_objects: list[str] = field(default_factory=list)
     checks: dict[str, bool] = field(default_factory=dict)
+    outcome: str = ""  # what `run --wait` would print: the status, and SIMULATED when a step was not run
+    not_run: str | None = None  # why this part could not run here (then it has no checks)
 
 
 class _Printer:
@@ -57,21 +64,18 @@ def run_demo(report_path: Path | None, out: TextIO, repo_root: Path | None = Non
         say(f"Deployed job(s) {', '.join(deployed.jobs)}: {len(deployed.uploaded)} object(s) to the artifacts bucket.")
 
         good_csv = generate_inspections()
-        good = _run(stack, say, "1. inspection records land in S3", GOOD_KEY, good_csv)
         expected = expected_red_counts(good_csv)
-        if good.output_objects:
-            body = stack.client("s3").get_object(**_split(good.output_objects[0]))["Body"].read().decode("utf-8")
-            actual = parse_result_csv(body)
-            good.checks["output matches an independent count"] = actual == expected
-            say(f"   Output {good.output_objects[0]} ({len(actual)} restaurants); top 3:")
-            for name, count in actual[:3]:
-                say(f"     {count:>4}  {name}")
-        else:
-            good.checks["output matches an independent count"] = False
-        good.checks["execution SUCCEEDED"] = good.status == "SUCCEEDED"
+        good = _run(stack, say, "1. inspection records land in S3", _landing(stack, GOOD_KEY, good_csv))
+        check_output(stack, say, good, expected)
+        good.checks["execution SUCCEEDED"] = good.outcome == "SUCCEEDED"
         good.checks["cluster TERMINATED"] = good.cluster_state == "TERMINATED"
 
-        bad = _run(stack, say, "2. a file with a renamed column lands in S3", BAD_KEY, generate_malformed_inspections())
+        bad = _run(
+            stack,
+            say,
+            "2. a file with a renamed column lands in S3",
+            _landing(stack, BAD_KEY, generate_malformed_inspections()),
+        )
         bad.checks["execution FAILED"] = bad.status == "FAILED"
         bad.checks["cluster TERMINATED"] = bad.cluster_state == "TERMINATED"
         bad.checks["failure notification gives the reason"] = any(
@@ -80,16 +84,25 @@ def run_demo(report_path: Path | None, out: TextIO, repo_root: Path | None = Non
 
         _show_ledger(stack, say, good, bad)
         reaped = _reap_idle_clusters(stack, say)
+        from emr_autopilot_devkit.demo_livy import LABEL as LIVY_LABEL
         from emr_autopilot_devkit.demo_livy import run_livy_demo  # imports this module: not at the top
+        from emr_autopilot_devkit.local.step_runner import spark_toolchain
 
-        livy = run_livy_demo(stack, say)
+        missing = spark_toolchain().missing
+        if missing:
+            say(f"\nParts 5 and 6 (Spark) not run: {missing}.")
+            spark = [RunReport(label=SPARK_LABEL, not_run=missing), RunReport(label=LIVY_LABEL, not_run=missing)]
+        else:
+            spark = [_run_spark_job(stack, say, expected), run_livy_demo(stack, say, expected)]
 
-        runs = [good, bad, reaped, livy]
+        runs = [good, bad, reaped, *spark]
         passed = all(all(run.checks.values()) for run in runs)
         say()
         for run in runs:
             for check, ok in run.checks.items():
                 say(f"   [{'ok' if ok else 'FAILED'}] run {run.label[:1]}: {check}")
+            if run.not_run:
+                say(f"   [not run] run {run.label[:1]}: {run.label[3:]} (needs Java and PySpark)")
         say(f"\nDemo {'passed' if passed else 'FAILED'} in {time.monotonic() - started:.1f}s.")
         if report_path:
             report = {"passed": passed, "endpoint": stack.endpoint, "runs": [run.__dict__ for run in runs]}
@@ -108,7 +121,7 @@ def _show_ledger(stack: LocalStack, say: _Printer, good: RunReport, bad: RunRepo
     for line in format_table(rows).splitlines():
         say(f"   {line}")
     statuses = {row.run_id: row.status for row in rows}
-    good.checks["ledger shows the run SUCCEEDED"] = statuses.get(good.execution_name) == "SUCCEEDED"
+    good.checks["ledger shows the run SUCCEEDED"] = statuses.get(good.execution_name) == "SUCCEEDED"  # not SIMULATED
     bad.checks["ledger shows the run FAILED"] = statuses.get(bad.execution_name) == "FAILED"
     if bad.cluster_id:
         say(f"\n   emr-autopilot runs show {bad.execution_name}:")
@@ -120,14 +133,22 @@ def _show_ledger(stack: LocalStack, say: _Printer, good: RunReport, bad: RunRepo
     )
 
 
-def _run(stack: LocalStack, say: _Printer, label: str, key: str, body: str) -> RunReport:
-    say(f"\n{label}: s3://{stack.outputs['LandingBucketName']}/{key}")
+def _landing(stack: LocalStack, key: str, body: str) -> tuple[str, Callable[[], object]]:
+    """A run started the usual way: an object lands under inspections/ in the landing bucket."""
+    return f"s3://{stack.outputs['LandingBucketName']}/{key}", lambda: stack.put_object(key, body)
+
+
+def _run(
+    stack: LocalStack, say: _Printer, label: str, start: tuple[str, Callable[[], object]], timeout: float = 90
+) -> RunReport:
+    shown, begin = start
+    say(f"\n{label}: {shown}")
     seen_notifications = len(stack.notifications)
     seen_timeline = len(stack.timeline)
     before = {item["executionArn"] for item in stack.executions()}
     t0 = stack.clock.now()
-    stack.put_object(key, body)
-    stack.settle(timeout=90)
+    begin()
+    stack.settle(timeout=timeout)
     for entry in stack.timeline[seen_timeline:]:
         say(f"   +{_elapsed(t0, entry.time)}  {entry.text}")
     report = RunReport(label=label)
@@ -138,6 +159,7 @@ def _run(stack: LocalStack, say: _Printer, label: str, key: str, body: str) -> R
     execution = new[0]
     report.execution_name, report.status = execution["name"], execution["status"]
     report.error = execution.get("error")
+    report.outcome = ended_line(report.status, execution["input"])
     for cluster in stack.clusters():
         if cluster["Name"] == execution["name"]:
             report.cluster_id, report.cluster_state = cluster["Id"], cluster["Status"]["State"]
@@ -157,11 +179,59 @@ def _run(stack: LocalStack, say: _Printer, label: str, key: str, body: str) -> R
     listing = stack.client("s3").list_objects_v2(Bucket=location["Bucket"], Prefix=location["Key"])
     report.output_objects = [f"s3://{location['Bucket']}/{obj['Key']}" for obj in listing.get("Contents", [])]
     report.notifications = [_note(n) for n in stack.notifications[seen_notifications:]]
-    say(f"   Execution {report.execution_name}: {report.status}; cluster {report.cluster_id}: {report.cluster_state}")
+    say(f"   Execution {report.execution_name}: {report.outcome}; cluster {report.cluster_id}: {report.cluster_state}")
     for note in report.notifications:
         say(f"   Notification: {note['subject']}")
         for part in note["message"].split(" | "):
             say(f"     {part}")
+    return report
+
+
+def check_output(stack: LocalStack, say: _Printer, report: RunReport, expected: list[tuple[str, int]]) -> None:
+    """The run's CSV output (one file, or Spark's one part file) against the independent count."""
+    files = [uri for uri in report.output_objects if uri.endswith(".csv")]
+    if len(files) != 1:
+        say(f"   Output: expected one CSV, found {files or 'none'}")
+        report.checks["output matches an independent count"] = False
+        return
+    body = stack.client("s3").get_object(**_split(files[0]))["Body"].read().decode("utf-8")
+    actual = parse_result_csv(body)
+    report.checks["output matches an independent count"] = actual == expected
+    say(f"   Output {files[0]} ({len(actual)} restaurants); top 3:")
+    for name, count in actual[:3]:
+        say(f"     {count:>4}  {name}")
+
+
+# -- 5. the PySpark job on a transient cluster ------------------------------------------------------
+SPARK_JOB = "red-violations-spark"
+SPARK_LABEL = "5. the PySpark job's spark-submit step, run by hand on the same file"
+
+
+def _run_spark_job(stack: LocalStack, say: _Printer, expected: list[tuple[str, int]]) -> RunReport:
+    """`emr-autopilot run red-violations-spark --input ...`: spark-submit runs on local PySpark."""
+    from emr_autopilot.catalog import load_catalog
+    from emr_autopilot.runs import StackContext
+    from emr_autopilot.starter import DeadlineScheduler, ManualRunRequest, start_manual_run
+
+    input_uri = f"s3://{stack.outputs['LandingBucketName']}/{GOOD_KEY}"
+
+    def begin() -> None:
+        start_manual_run(
+            load_catalog(stack.outputs["ArtifactsBucketName"]),
+            ManualRunRequest(job=SPARK_JOB, input_uri=input_uri),
+            StackContext.from_stack_outputs(stack.outputs, REGION),
+            DeadlineScheduler(stack.outputs["ScheduleGroupName"], stack.outputs["SchedulerRoleArn"]),
+        )
+
+    shown = f"emr-autopilot run {SPARK_JOB} --input {input_uri} (spark-submit on local PySpark)"
+    # A JVM and Spark start for real: tens of seconds of wall time on a small machine.
+    report = _run(stack, say, SPARK_LABEL, (shown, begin), timeout=300)
+    check_output(stack, say, report, expected)
+    report.checks["execution SUCCEEDED (not SIMULATED)"] = report.outcome == "SUCCEEDED"
+    report.checks["the step ran for real"] = bool(report.steps) and all(
+        step["state"] == "COMPLETED" and not step["simulated"] for step in report.steps
+    )
+    report.checks["cluster TERMINATED"] = report.cluster_state == "TERMINATED"
     return report
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from emr_autopilot import ledger
 from emr_autopilot.jobs import parse_duration
+from emr_autopilot.simulation import is_simulated_name
 
 ACTIVE = {"STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"}
 
@@ -27,18 +29,35 @@ class RunRow:
         return dict(self.__dict__)
 
 
+def is_simulated(step: dict[str, Any]) -> bool:
+    """A step the job marked simulate: true: it completed without running (emr_autopilot.simulation)."""
+    return bool(step.get("simulated")) or is_simulated_name(step.get("step_name"))
+
+
 def run_status(meta: dict[str, Any], steps: list[dict[str, Any]]) -> str:
-    """One word for a run: what a person asks first."""
+    """One word for a run: what a person asks first. SIMULATED: it ended well, but a step was not run."""
     state = str(meta.get("state", ""))
     if state in ACTIVE:
         return "RUNNING"
     if state == "TERMINATED_WITH_ERRORS" or any(step.get("state") == "FAILED" for step in steps):
         return "FAILED"
     if steps and all(step.get("state") == "COMPLETED" for step in steps):
-        return "SUCCEEDED"
+        return "SIMULATED" if any(is_simulated(step) for step in steps) else "SUCCEEDED"
     if any(step.get("state") in ("CANCELLED", "INTERRUPTED") for step in steps):
         return "CANCELLED"
     return "ENDED"
+
+
+def ended_line(status: str, execution_input: str | None) -> str:
+    """What `run --wait` prints when the execution ends: its status, and SIMULATED when the run's
+    input (runs.build_run_input) says a step was not run."""
+    try:
+        run = json.loads(execution_input or "{}").get("run") or {}
+    except ValueError:
+        run = {}
+    if status == "SUCCEEDED" and run.get("outcome") == "SIMULATED":
+        return f"SUCCEEDED, {run.get('outcome_detail') or 'SIMULATED'}"
+    return status
 
 
 def list_runs(
@@ -59,7 +78,8 @@ def list_runs(
             reason = str(failed[0].get("failure_reason", ""))
         else:
             reason = str(meta.get("reason_code", "") or "") if row_status == "FAILED" else ""
-        done = sum(1 for step in steps if step.get("state") == "COMPLETED")
+        done = sum(1 for step in steps if step.get("state") == "COMPLETED" and not is_simulated(step))
+        simulated = sum(1 for step in steps if is_simulated(step))
         rows.append(
             RunRow(
                 created_at=str(meta.get("created_at", ""))[:19].replace("T", " "),
@@ -68,7 +88,9 @@ def list_runs(
                 cluster_id=cluster_id,
                 cluster_state=str(meta.get("state", "")),
                 status=row_status,
-                steps=f"{done}/{len(steps)} ok" + (f", {len(failed)} failed" if failed else ""),
+                steps=f"{done}/{len(steps)} ok"
+                + (f", {simulated} simulated (not run)" if simulated else "")
+                + (f", {len(failed)} failed" if failed else ""),
                 reason=reason[:80],
             )
         )
@@ -108,7 +130,10 @@ def format_timeline(table: str, cluster_id: str) -> str:
         "Steps:",
     ]
     for step in sorted(steps, key=lambda item: str(item.get("started_at", item.get("updated_at", "")))):
-        line = f"  {str(step['sk']).removeprefix('STEP#')}  {step.get('state', '-'):<11} {step.get('step_name', '')}"
+        state = "SIMULATED" if is_simulated(step) and step.get("state") == "COMPLETED" else step.get("state", "-")
+        line = f"  {str(step['sk']).removeprefix('STEP#')}  {state:<11} {step.get('step_name', '')}"
+        if is_simulated(step):
+            line += "\n      not run: the job marks it simulate: true"
         if step.get("failure_reason"):
             line += f"\n      reason: {step['failure_reason']}"
         lines.append(line)

@@ -72,8 +72,9 @@ def sample_job() -> dict[str, Any]:
     return loaded
 
 
-# A command-runner.jar command this machine does not have: the simulator simulates the step, taking
-# Timings.simulated_step virtual seconds on the fast clock (no real process runs).
+# A command-runner.jar command this machine does not have: command_job marks its step `simulate: true`,
+# so it is not run and takes Timings.simulated_step virtual seconds on the fast clock (no real process).
+# Without `simulate`, the local runtime fails such a step, as it cannot run it.
 SIMULATED_COMMAND = ["hadoop", "jar", "/usr/lib/hadoop-mapreduce/hadoop-mapreduce-examples.jar", "pi", "10", "100"]
 
 
@@ -86,7 +87,7 @@ def command_job(
     step_timeout: str | None = None,
 ) -> dict[str, Any]:
     """A job of `command` steps named "step 1", "step 2", ...: a string runs as `bash -c <string>`,
-    a list is the command line as is (e.g. SIMULATED_COMMAND).
+    a list is the command line as is (SIMULATED_COMMAND: a step marked `simulate: true`).
 
     It reuses the sample job's cluster section and starts on objects under `<name>/` ending in .csv.
     """
@@ -96,6 +97,8 @@ def command_job(
     for number, command in enumerate(commands, start=1):
         args = ["bash", "-c", command] if isinstance(command, str) else command
         step: dict[str, Any] = {"name": f"step {number}", "type": "command", "args": args}
+        if command == SIMULATED_COMMAND:
+            step["simulate"] = True
         if step_timeout:
             step["timeout"] = step_timeout
         steps.append(step)

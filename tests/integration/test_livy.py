@@ -35,7 +35,11 @@ QUICK = Timings(starting=30, bootstrapping=30, terminating=30)
 
 @pytest.fixture
 def livy_stack(local_stack: StackFactory, jobs_dir: Callable[..., Path]) -> LocalStack:
-    return local_stack(jobs_dir(), timings=QUICK)
+    stack = local_stack(jobs_dir(), timings=QUICK)
+    # These tests are about Livy's protocol and the pipeline: batches are simulated, not run on Spark
+    # (test_local_spark.py runs one for real).
+    stack.livy.simulate_batches = True
+    return stack
 
 
 def run_batch(stack: LocalStack, name: str, cluster_id: str, batch: dict[str, Any], **run: Any) -> dict[str, Any]:

@@ -60,7 +60,8 @@ def test_a_session_of_runs_says_nothing_of_credentials_configurations_or_data(
     stack.simulator.faults.bootstrap_failure.append(SAMPLE_JOB)
     stack.put_object("inspections/third.csv", generate_inspections(rows=20))
     stack.settle(timeout=60)
-    # ...and a Livy batch with the credential in its Spark conf
+    # ...and a Livy batch with the credential in its Spark conf (simulated: its application is not in S3)
+    stack.livy.simulate_batches = True
     cluster_id = create_livy_cluster(stack)
     arn = start_livy_run(
         stack.outputs["LivyStateMachineArn"],

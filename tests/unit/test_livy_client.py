@@ -28,6 +28,7 @@ FAST = LivyOptions(connect_timeout=1.0, read_timeout=1.0, attempts=3, backoff_se
 def livy() -> Iterator[LivyServer]:
     # A slow clock (x1): a batch stays "starting" for the whole test unless the test moves time on.
     server = LivyServer(FastClock(1.0), timings=LivyTimings(starting=3600, running=3600)).start()
+    server.simulate_batches = True  # the client's protocol is under test, not Spark: no application runs
     yield server
     server.stop()
 

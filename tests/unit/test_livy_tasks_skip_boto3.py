@@ -50,6 +50,7 @@ _COLD_IMPORT = _IMPORT + 'print(json.dumps({"sdk": sdk()}))\n'
 @pytest.fixture
 def livy() -> Iterator[LivyServer]:
     server = LivyServer(FastClock(1.0), timings=LivyTimings(starting=3600, running=3600)).start()
+    server.simulate_batches = True  # the handlers' calls are under test, not Spark: no application runs
     yield server
     server.stop()
 

@@ -2,8 +2,9 @@
 
 moto (pinned) makes a cluster WAITING at once, terminates instantly, leaves steps RUNNING or
 PENDING forever and emits no events. The simulator moves clusters and steps through EMR's
-real state sequences on the fast clock, runs steps for real where they can run on this
-machine, writes their logs under LogUri, emits EMR's EventBridge events and injects faults.
+real state sequences on the fast clock, runs steps through step_runner (for real, or failed
+saying what this machine lacks), writes their logs under LogUri, emits EMR's EventBridge events
+and injects faults.
 """
 
 from __future__ import annotations
@@ -11,29 +12,27 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import shutil
+import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 from moto.core.exceptions import ServiceException
 from moto.emr.exceptions import InvalidRequestException, ValidationException
 from moto.emr.models import Cluster, ElasticMapReduceBackend, Step, emr_backends
 from moto.emr.responses import ElasticMapReduceResponse
+from moto.emr.utils import random_id
 
 from emr_autopilot_devkit.local.clock import FastClock
+from emr_autopilot_devkit.local.emulator_clients import emulator_client
+from emr_autopilot_devkit.local.step_runner import StepRun, StepRunner
 
 ACTIVE = ("STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING")
-# Commands a command-runner step may run on this machine; anything else (hadoop, hive, ...) is simulated.
-LOCAL_COMMANDS = {"bash", "sh", "python3", "python", "echo", "true", "false"}
 
 
 class ThrottlingException(ServiceException):
@@ -49,6 +48,8 @@ class Timings:
     terminating: float = 60.0
     simulated_step: float = 90.0
     step_timeout_real: float = 300.0
+    # CANCEL_PENDING -> CANCELLED for a step with no process to signal (inferred: EMR documents no duration).
+    cancelling: float = 10.0
 
 
 @dataclass
@@ -82,13 +83,23 @@ class Faults:
 
 
 @dataclass
-class StepRun:
-    state: str
-    stdout: str
-    stderr: str
-    controller: str
-    simulated: bool
-    failure: dict[str, str] | None = None
+class _Fleet:
+    """An instance fleet from RunJobFlow (moto does not model fleets): what its events name."""
+
+    id: str
+    type: str  # MASTER, CORE or TASK
+    spot_capacity: int
+    timeout_action: str | None  # LaunchSpecifications.SpotSpecification
+    timeout_minutes: int | None
+
+
+@dataclass
+class _Cancel:
+    """A CancelSteps request for a RUNNING step: its option, when it came, whether the process was signalled."""
+
+    option: str
+    at: float
+    signalled: bool = False
 
 
 @dataclass
@@ -96,8 +107,9 @@ class _ClusterSim:
     cluster: Any
     created: float  # virtual timestamp
     idle_timeout: float | None
-    fleets: bool
+    fleets: list[_Fleet]
     next_at: float = 0.0
+    cancels: dict[str, _Cancel] = field(default_factory=dict)  # step id -> its pending cancellation
     reason: tuple[str, str] | None = None
     idle_since: float | None = None
     idle_metrics_until: float = 0.0  # IsIdle written for periods before this virtual time (idle reaper)
@@ -120,12 +132,12 @@ class EmrSimulator:
         self.emit = emit
         self.timings = timings or Timings()
         self.faults = Faults()
-        self.simulated_steps: dict[str, str] = {}  # step id -> why it was simulated
+        self.runner = StepRunner(clock, endpoint_url, region)
+        self.simulated_steps = self.runner.simulated  # step id -> why it was simulated (simulate: true)
         self._clusters: dict[str, _ClusterSim] = {}
         self._running: dict[str, threading.Thread] = {}
         self._results: dict[str, StepRun] = {}
-        self._processes: dict[str, subprocess.Popen[str]] = {}  # step id -> its real process
-        self._worker = threading.local()
+        self._processes = self.runner.processes  # step id -> its real process (its own process group)
         self._pending_logs: list[tuple[float, Any, Any, StepRun]] = []
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -187,37 +199,50 @@ class EmrSimulator:
             cluster.ready_datetime = None
             cluster.creation_datetime = self.clock.now()
             cluster.start_datetime = cluster.creation_datetime
+            # RunJobFlow's Steps wait for the cluster: moto marked the first RUNNING (emr-overview,
+            # "Understanding the cluster lifecycle": steps run once the cluster is RUNNING).
+            for order, step in enumerate(cluster.steps):
+                step.state = "PENDING"
+                # A microsecond apart: ListSteps answers newest first, so submission order must show in time.
+                step.creation_date_time = cluster.creation_datetime + timedelta(microseconds=order)
+                step.start_date_time = None
             self._clusters[cluster.id] = _ClusterSim(
                 cluster=cluster,
                 created=now,
                 idle_timeout=float(policy["IdleTimeout"]) if policy.get("IdleTimeout") else None,
-                fleets=bool(request.get("Instances", {}).get("InstanceFleets")),
+                fleets=[_fleet(item) for item in (request.get("Instances", {}).get("InstanceFleets") or [])],
                 next_at=now + self.timings.starting,
             )
         self._cluster_event(
             cluster,
             "STARTING",
             "INFO",
-            f"Amazon EMR cluster {cluster.id} ({cluster.name}) was requested and is being created.",
+            f"Amazon EMR cluster {cluster.id} ({cluster.name}) was requested at {_at(cluster.creation_datetime)} "
+            "and is being created.",
         )
+        for step in cluster.steps:
+            self._step_pending_event(cluster, step)
 
     def on_steps_added(self, cluster: Any, steps: list[Step]) -> None:
         with self._lock:
-            for step in steps:
+            now = self.clock.now()
+            for order, step in enumerate(steps):
                 step.state = "PENDING"
-                step.creation_date_time = self.clock.now()
-            if cluster.state == "RUNNING" and not any(s.state == "RUNNING" for s in cluster.steps):
-                cluster.state = "WAITING" if cluster.ready_datetime else cluster.state
+                step.creation_date_time = now + timedelta(microseconds=order)  # newest first in ListSteps
+                step.start_date_time = None
             sim = self._clusters.get(cluster.id)
             if sim and cluster.ready_datetime is None:
                 # moto's add_steps marked the cluster RUNNING; it is still starting.
                 cluster.state = (
                     "STARTING" if self.clock.timestamp() < sim.next_at - self.timings.bootstrapping else "BOOTSTRAPPING"
                 )
+            elif cluster.ready_datetime is not None:
+                # moto's add_steps marked it RUNNING; it stays WAITING until the next tick starts the step (with
+                # its RUNNING event), or RUNNING if a step still runs.
+                busy = any(s.state in ("RUNNING", "CANCEL_PENDING") for s in cluster.steps)
+                cluster.state = "RUNNING" if busy else "WAITING"
         for step in steps:
-            self._step_event(
-                cluster, step, "PENDING", "INFO", f"Step {step.id} ({step.name}) was added to cluster {cluster.id}."
-            )
+            self._step_pending_event(cluster, step)
 
     def on_terminate(
         self, cluster: Any, code: str = "USER_REQUEST", message: str = "Terminated by user request"
@@ -227,7 +252,7 @@ class EmrSimulator:
                 return
             sim = self._clusters.get(cluster.id)
             if sim is None:  # created before the simulator (e.g. by a test through moto directly)
-                sim = _ClusterSim(cluster=cluster, created=self.clock.timestamp(), idle_timeout=None, fleets=False)
+                sim = _ClusterSim(cluster=cluster, created=self.clock.timestamp(), idle_timeout=None, fleets=[])
                 self._clusters[cluster.id] = sim
             self._begin_termination(sim, code, message)
 
@@ -238,34 +263,71 @@ class EmrSimulator:
             if process is not None and step.state == "RUNNING":
                 process.kill()
 
-    def on_cancel(self, cluster: Any, step_ids: list[str]) -> list[dict[str, str]]:
+    def on_cancel(self, cluster: Any, step_ids: list[str], option: str = "SEND_INTERRUPT") -> list[dict[str, str]]:
+        """CancelSteps (API_CancelSteps; emr-cancel-steps.md): a PENDING step is CANCELLED at once; a RUNNING
+        one (EMR 5.28.0+) goes CANCEL_PENDING, its process gets SIGTERM (SEND_INTERRUPT, the default) or
+        SIGKILL (TERMINATE_PROCESS), and it is CANCELLED once the process has ended. Cancelling never
+        triggers the step's ActionOnFailure."""
         infos = []
         with self._lock:
+            sim = self._clusters.get(cluster.id)
             for step in cluster.steps:
                 if step.id not in step_ids:
                     continue
                 if step.state == "PENDING":
                     self._finish_step(cluster, step, "CANCELLED", None)
                     infos.append({"StepId": step.id, "Status": "SUBMITTED", "Reason": ""})
+                elif step.state == "RUNNING" and sim is not None:
+                    step.state = "CANCEL_PENDING"
+                    sim.cancels[step.id] = _Cancel(option=option, at=self.clock.timestamp())
+                    self._step_event(
+                        cluster,
+                        step,
+                        "CANCEL_PENDING",
+                        "WARN",
+                        f"Step {step.id} ({step.name}) in Amazon EMR cluster {cluster.id} ({cluster.name}) was "
+                        f"cancelled at {_at(self.clock.now())} and is pending cancellation.",
+                    )
+                    self._signal_cancelled(sim, step)
+                    infos.append({"StepId": step.id, "Status": "SUBMITTED", "Reason": ""})
                 else:
                     infos.append({"StepId": step.id, "Status": "FAILED", "Reason": f"Step is {step.state}"})
         return infos
+
+    def _signal_cancelled(self, sim: _ClusterSim, step: Any) -> None:
+        """Signal a cancelled step's process once it has one: SIGTERM for SEND_INTERRUPT, SIGKILL for
+        TERMINATE_PROCESS, to its process group when it leads one (emr-cancel-steps.md: "the step and all
+        its descendant processes")."""
+        cancel = sim.cancels.get(step.id)
+        process = self._processes.get(step.id)
+        if cancel is None or cancel.signalled or process is None:
+            return
+        cancel.signalled = True
+        if cancel.option == "TERMINATE_PROCESS":
+            self.runner.kill(step.id)
+        else:
+            _signal(process, signal.SIGTERM)
 
     # -- the state machine of EMR ---------------------------------------------------------------
     def tick(self) -> None:
         now = self.clock.timestamp()
         with self._lock:
             for sim in list(self._clusters.values()):
+                self._reap_orphans(sim)
                 self._advance(sim, now)
             self._flush_logs(now)
 
     def _advance(self, sim: _ClusterSim, now: float) -> None:
+        # EMR's cluster life cycle (emr-overview.md, "Understanding the cluster lifecycle"):
+        # STARTING -> BOOTSTRAPPING -> RUNNING while steps run -> WAITING, or TERMINATING -> TERMINATED when
+        # KeepJobFlowAliveWhenNoSteps is false. Events exist for STARTING, RUNNING, WAITING, TERMINATED and
+        # TERMINATED_WITH_ERRORS only (emr-manage-cloudwatch-events.md, "Cluster events").
         cluster = sim.cluster
         state = cluster.state
         if state == "STARTING" and now >= sim.next_at:
             if self._matches(cluster, self.faults.spot_capacity_timeout):
                 code = "INSTANCE_FLEET_TIMEOUT" if sim.fleets else "INSTANCE_FAILURE"
-                self._emit_capacity_timeout(cluster, sim.fleets)
+                self._emit_capacity_timeout(sim)
                 self._begin_termination(
                     sim, code, "The requested Spot capacity was not available before the provisioning timeout."
                 )
@@ -281,17 +343,21 @@ class EmrSimulator:
                 )
                 return
             cluster.ready_datetime = self.clock.now()
-            cluster.state = "WAITING"
-            self._cluster_event(
-                cluster, "RUNNING", "INFO", f"Amazon EMR cluster {cluster.id} ({cluster.name}) has started running."
-            )
-            self._cluster_event(
-                cluster,
-                "WAITING",
-                "INFO",
-                f"Amazon EMR cluster {cluster.id} ({cluster.name}) is ready and waiting for steps.",
-            )
-            sim.idle_since = now
+            if any(step.state == "PENDING" for step in cluster.steps):
+                self._run_steps(sim, now)  # RUNNING, "began running steps"
+            elif not _keep_alive(cluster):
+                # A transient cluster with no step left ends at once (inferred: no WAITING in between).
+                self._begin_termination(sim, "ALL_STEPS_COMPLETED", "Steps completed")
+            else:
+                cluster.state = "WAITING"
+                sim.idle_since = now
+                self._cluster_event(
+                    cluster,
+                    "WAITING",
+                    "INFO",
+                    f"Amazon EMR cluster {cluster.id} ({cluster.name}) was created at {_at(cluster.ready_datetime)} "
+                    "and is ready for use.",
+                )
         elif state in ("WAITING", "RUNNING"):
             self._run_steps(sim, now)
         elif state == "TERMINATING" and now >= sim.next_at:
@@ -299,34 +365,60 @@ class EmrSimulator:
 
     def _run_steps(self, sim: _ClusterSim, now: float) -> None:
         cluster = sim.cluster
+        self._advance_cancels(sim, now)
         for step in cluster.steps:
             if step.state == "RUNNING" and step.id in self._results:
                 self._complete(sim, step, self._results.pop(step.id))
-        running = [step for step in cluster.steps if step.state == "RUNNING"]
-        slots = max(int(cluster.step_concurrency_level or 1), 1) - len(running)
-        pending = sorted((s for s in cluster.steps if s.state == "PENDING"), key=lambda s: s.creation_date_time)
-        for step in pending[: max(slots, 0)]:
+        if cluster.state not in ("BOOTSTRAPPING", "WAITING", "RUNNING"):
+            return  # a failed step ended the cluster
+        # A CANCEL_PENDING step keeps its slot until it is CANCELLED (emr-cancel-steps.md: cancelling a
+        # running step does not let a pending step start; read as "until the cancellation is done").
+        active = [step for step in cluster.steps if step.state in ("RUNNING", "CANCEL_PENDING")]
+        slots = max(max(int(cluster.step_concurrency_level or 1), 1) - len(active), 0)
+        # Pending steps start in the order they were submitted (emr-concurrent-steps.md).
+        starting = [step for step in cluster.steps if step.state == "PENDING"][:slots]
+        if starting and cluster.state != "RUNNING":
+            cluster.state = "RUNNING"
+            self._cluster_event(
+                cluster,
+                "RUNNING",
+                "INFO",
+                f"Amazon EMR cluster {cluster.id} ({cluster.name}) began running steps at {_at(self.clock.now())}.",
+            )
+        for step in starting:
             step.state = "RUNNING"
             step.start_date_time = self.clock.now()
-            cluster.state = "RUNNING"
             self._step_event(
                 cluster,
                 step,
                 "RUNNING",
                 "INFO",
-                f"Step {step.id} ({step.name}) started running on cluster {cluster.id}.",
+                f"Step {step.id} ({step.name}) in Amazon EMR cluster {cluster.id} ({cluster.name}) started running "
+                f"at {_at(step.start_date_time)}.",
             )
             worker = threading.Thread(target=self._execute, args=(cluster, step), name=f"step-{step.id}", daemon=True)
             self._running[step.id] = worker
             worker.start()
-        if cluster.state == "RUNNING" and not any(s.state in ("RUNNING", "PENDING") for s in cluster.steps):
+        if cluster.state == "RUNNING" and not any(
+            s.state in ("RUNNING", "PENDING", "CANCEL_PENDING") for s in cluster.steps
+        ):
+            if not _keep_alive(cluster):
+                # KeepJobFlowAliveWhenNoSteps false: "As soon as the last step completes, Amazon EMR terminates
+                # the cluster" (emr-plan-longrunning-transient.md); termination protection does not hold it
+                # (UsingEMR_TerminationProtection.md). The messages are inferred.
+                failed = any(s.state == "FAILED" for s in cluster.steps)
+                self._begin_termination(
+                    sim, "ALL_STEPS_COMPLETED", "Steps completed with errors" if failed else "Steps completed"
+                )
+                return
             cluster.state = "WAITING"
             sim.idle_since = now
             self._cluster_event(
                 cluster,
                 "WAITING",
                 "INFO",
-                f"Amazon EMR cluster {cluster.id} ({cluster.name}) has completed its steps and is waiting.",
+                f"Amazon EMR cluster {cluster.id} ({cluster.name}) finished running all pending steps at "
+                f"{_at(self.clock.now())}.",
             )
         if (
             cluster.state == "WAITING"
@@ -338,6 +430,31 @@ class EmrSimulator:
                 cluster, "ALL_STEPS_COMPLETED", "Cluster was terminated after its auto-termination idle timeout."
             )
 
+    def _advance_cancels(self, sim: _ClusterSim, now: float) -> None:
+        """CANCEL_PENDING -> CANCELLED once the step's process has ended, or, when no process was ever
+        signalled (a simulated step, or one that had not started its process), after Timings.cancelling."""
+        cluster = sim.cluster
+        for step in cluster.steps:
+            if step.state != "CANCEL_PENDING":
+                continue
+            self._signal_cancelled(sim, step)
+            cancel = sim.cancels.get(step.id)
+            signalled = cancel is not None and cancel.signalled
+            waited = cancel is None or now >= cancel.at + self.timings.cancelling
+            if step.id in self._running and (signalled or not waited or step.id in self._processes):
+                continue
+            self._running.pop(step.id, None)
+            self._results.pop(step.id, None)
+            sim.cancels.pop(step.id, None)
+            self._finish_step(cluster, step, "CANCELLED", None)
+
+    def _reap_orphans(self, sim: _ClusterSim) -> None:
+        """A step's process that started after its step was cancelled or its cluster shut down is killed."""
+        for step in sim.cluster.steps:
+            process = self._processes.get(step.id)
+            if process is not None and step.state not in ("RUNNING", "CANCEL_PENDING"):
+                self.runner.kill(step.id)
+
     def _complete(self, sim: _ClusterSim, step: Any, run: StepRun) -> None:
         cluster = sim.cluster
         self._running.pop(step.id, None)
@@ -346,15 +463,32 @@ class EmrSimulator:
         if not self.faults.logs_never_written:
             self._pending_logs.append((self.clock.timestamp() + delay, cluster, step, run))
         if run.state == "FAILED":
-            if step.action_on_failure in ("TERMINATE_CLUSTER", "TERMINATE_JOB_FLOW"):
-                for other in cluster.steps:
-                    if other.state == "PENDING":
-                        self._finish_step(cluster, other, "CANCELLED", None)
-                self.on_terminate(cluster, "STEP_FAILURE", f"Shut down as step failed: {step.name}")
-            elif step.action_on_failure == "CANCEL_AND_WAIT":
-                for other in cluster.steps:
-                    if other.state == "PENDING":
-                        self._finish_step(cluster, other, "CANCELLED", None)
+            self._on_step_failure(sim, step)
+
+    def _on_step_failure(self, sim: _ClusterSim, step: Any) -> None:
+        """ActionOnFailure (API_StepConfig): TERMINATE_CLUSTER / TERMINATE_JOB_FLOW shut the cluster down,
+        CANCEL_AND_WAIT cancels the pending steps and returns to WAITING, CONTINUE runs the next step."""
+        cluster = sim.cluster
+        action = step.action_on_failure
+        if action not in ("TERMINATE_CLUSTER", "TERMINATE_JOB_FLOW", "CANCEL_AND_WAIT"):
+            return
+        if int(cluster.step_concurrency_level or 1) > 1:
+            # "If the step concurrency level of a cluster is greater than one, step ActionOnFailure feature
+            # will not activate" (emr-concurrent-steps.md).
+            return
+        for other in cluster.steps:
+            if other.state == "PENDING":
+                self._finish_step(cluster, other, "CANCELLED", None)
+        if action == "CANCEL_AND_WAIT":
+            return  # WAITING, or the end of a transient cluster: it has no step left (_run_steps)
+        if cluster.termination_protected and _keep_alive(cluster):
+            # Termination protection keeps a cluster up "in the event of a job-flow error"
+            # (API_SetTerminationProtection), unless step execution is on (UsingEMR_TerminationProtection.md).
+            # Inferred: it then waits, as after CANCEL_AND_WAIT.
+            return
+        # The reason as a real TERMINATED_WITH_ERRORS event gives it: {"code":"STEP_FAILURE","message":"Shut down as
+        # step failed"} (an SNS-delivered EMR Cluster State Change quoted in a public PagerDuty integration note).
+        self.on_terminate(cluster, "STEP_FAILURE", "Shut down as step failed")
 
     def _finish_step(self, cluster: Any, step: Any, state: str, failure: dict[str, str] | None) -> None:
         step.state = state
@@ -362,20 +496,30 @@ class EmrSimulator:
         step.failure_details = failure
         if failure:
             step.last_state_change_reason = failure.get("Message")
-        severity = "ERROR" if state == "FAILED" else ("WARN" if state in ("CANCELLED", "INTERRUPTED") else "INFO")
-        words = {
-            "COMPLETED": "completed",
-            "FAILED": "failed",
-            "CANCELLED": "was cancelled",
-            "INTERRUPTED": "was interrupted",
-        }
-        self._step_event(
-            cluster,
-            step,
-            state,
-            severity,
-            f"Step {step.id} ({step.name}) {words.get(state, state)} on cluster {cluster.id}.",
-        )
+        if state == "INTERRUPTED":
+            # EMR documents Step Status Change events for PENDING, CANCEL_PENDING, RUNNING, COMPLETED, CANCELLED
+            # and FAILED only (emr-manage-cloudwatch-events.md, "Step events"): INTERRUPTED shows in DescribeStep
+            # and ListSteps, never as an event, so nothing downstream learns to rely on one.
+            return
+        where = f"in Amazon EMR cluster {cluster.id} ({cluster.name})"
+        at = _at(step.end_date_time)
+        if state == "COMPLETED":
+            started = step.start_date_time or step.end_date_time
+            minutes = round((step.end_date_time - started).total_seconds() / 60)
+            severity = "INFO"
+            message = (
+                f"Step {step.id} ({step.name}) {where} completed execution at {at}. The step started running at "
+                f"{_at(started)} and took {minutes} minutes to complete."
+            )
+        elif state == "FAILED":
+            severity, message = "ERROR", f"Step {step.id} ({step.name}) {where} failed at {at}."
+        else:
+            severity = "WARN"
+            message = (
+                f"Cancellation request has succeeded for cluster step {step.id} ({step.name}) {where} at {at}, "
+                "and the step is now cancelled."
+            )
+        self._step_event(cluster, step, state, severity, message)
 
     def _begin_termination(self, sim: _ClusterSim, code: str, message: str) -> None:
         """TERMINATING now, with the reason the cluster will end with; by request or by a failure."""
@@ -391,7 +535,10 @@ class EmrSimulator:
         cluster = sim.cluster
         code, message = sim.reason or ("USER_REQUEST", "Terminated by user request")
         for step in cluster.steps:
-            if step.state == "PENDING":
+            if step.state in ("PENDING", "CANCEL_PENDING"):
+                self._running.pop(step.id, None)
+                self._results.pop(step.id, None)
+                sim.cancels.pop(step.id, None)
                 self._finish_step(cluster, step, "CANCELLED", None)
             elif step.state == "RUNNING":
                 self._running.pop(step.id, None)
@@ -402,12 +549,18 @@ class EmrSimulator:
         cluster.end_datetime = self.clock.now()
         cluster.last_state_change_reason = message
         cluster.state_change_reason_code = code
+        when = _at(cluster.end_datetime)
+        # emr-manage-cloudwatch-events.md, "Cluster events": TERMINATED_WITH_ERRORS is CRITICAL. TERMINATED's
+        # severity "depends on the reason" (that table is not in the archived guide): INFO for the two
+        # non-error reasons is inferred.
         self._cluster_event(
             cluster,
             cluster.state,
-            "ERROR" if error else "INFO",
-            f"Amazon EMR Cluster {cluster.id} ({cluster.name}) has terminated with "
-            f"{'errors' if error else 'no errors'}. Reason: {code}.",
+            "CRITICAL" if error else "INFO",
+            f"Amazon EMR Cluster {cluster.id} ({cluster.name}) has terminated with errors at {when} with a reason "
+            f"of {code}."
+            if error
+            else f"Amazon EMR Cluster {cluster.id} ({cluster.name}) has terminated at {when} with a reason of {code}.",
             reason={"code": code, "message": message},
         )
 
@@ -416,183 +569,17 @@ class EmrSimulator:
 
     # -- steps ---------------------------------------------------------------------------------
     def _execute(self, cluster: Any, step: Any) -> None:
-        self._worker.step_id = step.id
-        try:
-            run = self._run_step(cluster, step)
-        except Exception as exc:
-            run = StepRun(
-                "FAILED",
-                "",
-                f"{type(exc).__name__}: {exc}\n",
-                "",
-                simulated=False,
-                failure={"Reason": "Unknown Error.", "Message": str(exc)},
-            )
-        if run.failure is not None:
-            run.failure.setdefault("LogFile", self._log_prefix(cluster, step) + "stderr.gz")
+        # Runs on the step's own thread: step_runner runs it for real, or fails it saying what is missing.
+        run = self.runner.run(step, self.timings, self.faults.failing_steps, self._log_prefix(cluster, step))
         with self._lock:
             if step.state == "RUNNING":
                 self._results[step.id] = run
             else:
                 self._running.pop(step.id, None)
 
-    def _run_step(self, cluster: Any, step: Any) -> StepRun:
-        args = [str(arg) for arg in step.args]
-        jar = str(step.jar)
-        if step.name in self.faults.failing_steps:
-            message = self.faults.failing_steps[step.name]
-            self.clock.sleep(self.timings.simulated_step)
-            return StepRun(
-                "FAILED",
-                "",
-                f"Injected fault: {message}\n",
-                self._controller(jar, args, 1),
-                simulated=True,
-                failure={"Reason": message, "Message": message},
-            )
-        if jar.endswith("script-runner.jar") and args:
-            return self._run_script(args[0], args[1:], jar)
-        if jar == "command-runner.jar" and args and args[0] in LOCAL_COMMANDS:
-            return self._run_process(self._local_argv(args), jar, args)
-        if jar == "command-runner.jar" and args and args[0] == "spark-submit":
-            spark_submit, java = shutil.which("spark-submit"), shutil.which("java")
-            if spark_submit and java:
-                return self._run_spark(spark_submit, args)
-            why = "spark-submit needs PySpark and Java on this machine (pip install pyspark; a JDK 17+)"
-        else:
-            why = f"{args[0] if args else jar} is not available on this machine"
-        self.simulated_steps[step.id] = why
-        self.clock.sleep(self.timings.simulated_step)
-        note = f"[local runtime] step simulated, not run: {why}\n"
-        return StepRun("COMPLETED", note, note, self._controller(jar, args, 0), simulated=True)
-
-    def _run_spark(self, spark_submit: str, args: list[str]) -> StepRun:
-        """spark-submit on local PySpark. s3:// arguments are staged through the emulator: existing
-        objects (the application, inputs) are downloaded; other s3:// arguments are outputs, written
-        locally and uploaded when the application succeeds."""
-        s3 = self._s3()
-        with tempfile.TemporaryDirectory(prefix="emr-spark-") as workdir:
-            staged: list[str] = []
-            outputs: list[tuple[Path, str]] = []
-            options = iter(args[1:])
-            for arg in options:
-                if arg in ("--deploy-mode", "--master"):
-                    next(options, None)  # a cluster's master and deploy mode do not apply locally
-                    continue
-                if not arg.startswith("s3://"):
-                    staged.append(arg)
-                    continue
-                bucket, _, key = arg.removeprefix("s3://").partition("/")
-                local = Path(workdir) / f"s3-{len(staged)}" / (Path(key).name or "out")
-                local.parent.mkdir(parents=True)
-                listing = s3.list_objects_v2(Bucket=bucket, Prefix=key).get("Contents", [])
-                if any(obj["Key"] == key for obj in listing):
-                    s3.download_file(bucket, key, str(local))
-                elif listing:
-                    local.mkdir()
-                    for obj in listing:
-                        target = local / obj["Key"][len(key) :].lstrip("/")
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        s3.download_file(bucket, obj["Key"], str(target))
-                else:
-                    outputs.append((local, arg))
-                staged.append(str(local))
-            run = self._run_process(
-                [spark_submit, "--master", "local[2]", *staged], "command-runner.jar", args, cwd=workdir
-            )
-            if run.state == "COMPLETED":
-                for local, uri in outputs:
-                    bucket, _, key = uri.removeprefix("s3://").partition("/")
-                    # Hadoop's local .crc side files do not exist on S3 (EMRFS writes none).
-                    files = (
-                        [local]
-                        if local.is_file()
-                        else sorted(p for p in local.rglob("*") if p.is_file() and not p.name.startswith("."))
-                    )
-                    for path in files:
-                        name = key if path == local else f"{key.rstrip('/')}/{path.relative_to(local).as_posix()}"
-                        s3.upload_file(str(path), bucket, name)
-            return run
-
-    def _local_argv(self, args: list[str]) -> list[str]:
-        return [sys.executable, *args[1:]] if args[0] in ("python3", "python") else args
-
-    def _run_script(self, script_uri: str, script_args: list[str], jar: str) -> StepRun:
-        with tempfile.TemporaryDirectory(prefix="emr-step-") as workdir:
-            local = Path(workdir) / Path(script_uri).name
-            bucket, _, key = script_uri.removeprefix("s3://").partition("/")
-            self._s3().download_file(bucket, key, str(local))
-            local.chmod(0o755)
-            if local.suffix == ".py":
-                argv = [sys.executable, str(local), *script_args]
-            elif local.suffix == ".sh" or shutil.which("bash") is None:
-                argv = ["bash", str(local), *script_args]
-            else:
-                argv = [str(local), *script_args]
-            return self._run_process(argv, jar, [script_uri, *script_args], cwd=workdir)
-
-    def _run_process(self, argv: list[str], jar: str, args: list[str], cwd: str | None = None) -> StepRun:
-        env = {
-            **os.environ,
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_REGION": self.region,
-            "PYTHONUNBUFFERED": "1",
-        }
-        step_id = getattr(self._worker, "step_id", "")
-        # A real process takes real time, whatever the clock's speed.
-        with self.clock.real_time():
-            process = subprocess.Popen(
-                argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
-            self._processes[step_id] = process  # killed if its cluster terminates meanwhile
-            try:
-                stdout, stderr = process.communicate(timeout=self.timings.step_timeout_real)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                stdout, stderr = process.communicate()
-                return StepRun(
-                    "FAILED",
-                    stdout,
-                    stderr + "\nkilled: local step timeout\n",
-                    self._controller(jar, args, -9),
-                    simulated=False,
-                    failure={"Reason": "Step timed out on the local runtime", "Message": "killed after timeout"},
-                )
-            finally:
-                self._processes.pop(step_id, None)
-        proc = subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
-        controller = self._controller(jar, args, proc.returncode)
-        if proc.returncode == 0:
-            return StepRun("COMPLETED", proc.stdout, proc.stderr, controller, simulated=False)
-        last = next((line for line in reversed(proc.stderr.splitlines()) if line.strip()), "")
-        return StepRun(
-            "FAILED",
-            proc.stdout,
-            proc.stderr,
-            controller,
-            simulated=False,
-            failure={
-                "Reason": last[:256] or "Unknown Error.",
-                "Message": f"Command exited with status {proc.returncode}",
-            },
-        )
-
-    def _controller(self, jar: str, args: list[str], code: int) -> str:
-        stamp = self.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return f"{stamp} INFO startExec '{jar} {' '.join(args)}'\n{stamp} INFO Process finished with exit code {code}\n"
-
     # -- logs and events -------------------------------------------------------------------
     def _s3(self) -> Any:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return emulator_client("s3", self.endpoint_url, self.region)
 
     def _log_prefix(self, cluster: Any, step: Any) -> str:
         base = (cluster.log_uri or "").rstrip("/")
@@ -620,8 +607,9 @@ class EmrSimulator:
             cluster.arn if hasattr(cluster, "arn") else cluster.id,
             {
                 "severity": severity,
-                # EMR sends the reason as a JSON-encoded string.
-                "stateChangeReason": json.dumps(reason or {"code": ""}),
+                # A JSON-encoded string, compact as EMR writes it: "{\"code\":\"\"}" when there is no reason
+                # (emr-service-limits-cloudwatch-events.md example).
+                "stateChangeReason": json.dumps(reason or {"code": ""}, separators=(",", ":")),
                 "name": cluster.name,
                 "clusterId": cluster.id,
                 "state": state,
@@ -644,17 +632,59 @@ class EmrSimulator:
             },
         )
 
-    def _emit_capacity_timeout(self, cluster: Any, fleets: bool) -> None:
-        detail: dict[str, Any] = {
-            "clusterId": cluster.id,
-            "severity": "ERROR",
-            "eventCode": "Spot Provisioning timeout",
-            "message": f"The Spot capacity for the TASK of cluster {cluster.id} could not be provisioned in time.",
-        }
-        detail["instanceFleetType" if fleets else "instanceGroupType"] = "TASK"
-        self.emit(
-            "EMR Instance Fleet Provisioning" if fleets else "EMR Instance Group Provisioning", cluster.id, detail
+    def _step_pending_event(self, cluster: Any, step: Any) -> None:
+        self._step_event(
+            cluster,
+            step,
+            "PENDING",
+            "INFO",
+            f"Step {step.id} ({step.name}) was added to Amazon EMR cluster {cluster.id} ({cluster.name}) at "
+            f"{_at(step.creation_date_time)} and is pending execution.",
         )
+
+    def _emit_capacity_timeout(self, sim: _ClusterSim) -> None:
+        """The start-up capacity event, naming the fleet or group that could not be provisioned. The field
+        sets follow events/emr_instance_fleet_provisioning_timeout.json and emr-facts.md (inferred: the schema
+        registry's field lists for these detail-types could not be read)."""
+        cluster = sim.cluster
+        if sim.fleets:
+            spot = [fleet for fleet in sim.fleets if fleet.spot_capacity > 0]
+            fleet = next((f for f in spot if f.timeout_action == "TERMINATE_CLUSTER"), None) or (spot or sim.fleets)[0]
+            detail: dict[str, Any] = {
+                "severity": "ERROR",
+                "eventCode": "Spot Provisioning timeout",
+                "clusterId": cluster.id,
+                "instanceFleetId": fleet.id,
+                "instanceFleetType": fleet.type,
+            }
+            if fleet.timeout_action:
+                detail["timeoutAction"] = fleet.timeout_action
+            if fleet.timeout_minutes is not None:
+                detail["timeoutDurationMinutes"] = str(fleet.timeout_minutes)
+            within = f"the {fleet.timeout_minutes}-minute" if fleet.timeout_minutes is not None else "the"
+            detail["message"] = (
+                f"Amazon EMR could not provision Spot capacity for instance fleet {fleet.id} ({fleet.type}) in "
+                f"cluster {cluster.id} ({cluster.name}) within {within} provisioning timeout. "
+                f"The timeout action is {fleet.timeout_action or 'TERMINATE_CLUSTER'}."
+            )
+            self.emit("EMR Instance Fleet Provisioning", cluster.id, detail)
+            return
+        # Instance groups have no provisioning timeout; EMR reports their missing capacity with this event code,
+        # severity WARN (emr-manage-cloudwatch-events, "Cluster start events", current guide).
+        groups = list(cluster.instance_groups)
+        group = next((g for g in groups if g.market == "SPOT"), None) or (groups[-1] if groups else None)
+        kind = group.instance_group_type if group else "MASTER"
+        detail = {
+            "severity": "WARN",
+            "eventCode": "EC2 provisioning - Insufficient Instance Capacity",
+            "clusterId": cluster.id,
+            "instanceGroupId": group.id if group else "",
+            "instanceGroupType": kind,
+            "message": f"Amazon EMR cluster {cluster.id} ({cluster.name}) could not provision instance group "
+            f"{group.id if group else '-'} ({kind}): Amazon EC2 has insufficient capacity for instance type "
+            f"{group.instance_type if group else '-'}.",
+        }
+        self.emit("EMR Instance Group Provisioning", cluster.id, detail)
 
     # -- idle reaper support: CloudWatch IsIdle and the idle timeout -------------------- (begin) --
     IDLE_PERIOD = 300  # IsIdle is a 5-minute metric
@@ -688,13 +718,7 @@ class EmrSimulator:
                     )
                     at += period
                 sim.idle_metrics_until = max(start, at)
-        cloudwatch = boto3.client(
-            "cloudwatch",
-            endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        cloudwatch = emulator_client("cloudwatch", self.endpoint_url, self.region)
         for first in range(0, len(data), 1000):  # PutMetricData takes up to 1,000 datapoints
             cloudwatch.put_metric_data(Namespace="AWS/ElasticMapReduce", MetricData=data[first : first + 1000])
         return len(data)
@@ -714,6 +738,39 @@ class EmrSimulator:
             return True
 
     # -- idle reaper support ---------------------------------------------------------------- (end) --
+
+
+def _at(value: datetime) -> str:
+    """A time as EMR's event messages write it: "2016-12-16 20:53 UTC" (emr-service-limits-cloudwatch-events.md)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _keep_alive(cluster: Any) -> bool:
+    """Instances.KeepJobFlowAliveWhenNoSteps; false by default (API_JobFlowInstancesConfig)."""
+    return bool(getattr(cluster, "keep_job_flow_alive_when_no_steps", False))
+
+
+def _fleet(config: Any) -> _Fleet:
+    spot = ((config.get("LaunchSpecifications") or {}).get("SpotSpecification")) or {}
+    minutes = spot.get("TimeoutDurationMinutes")
+    return _Fleet(
+        id=f"if-{random_id()}",
+        type=str(config.get("InstanceFleetType") or "TASK"),
+        spot_capacity=int(config.get("TargetSpotCapacity") or 0),
+        timeout_action=spot.get("TimeoutAction"),
+        timeout_minutes=int(minutes) if minutes is not None else None,
+    )
+
+
+def _signal(process: subprocess.Popen[str], sig: int) -> None:
+    """Signal a step's process and its descendants (step_runner starts each in a process group of its own)."""
+    try:
+        if os.getpgid(process.pid) == process.pid:
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # it has ended meanwhile
 
 
 # ---------------------------------------------------------------------------------------------
@@ -759,11 +816,24 @@ def install_patches() -> None:
 
     def add_job_flow_steps(self: ElasticMapReduceBackend, job_flow_id: str, steps: list[dict[str, Any]]) -> list[Step]:
         _throttled("add_job_flow_steps")
-        cluster = self.clusters[job_flow_id]
+        cluster = self.clusters.get(job_flow_id)
+        if cluster is None:  # moto raises KeyError (an HTML 500); EMR's answer, real trace in aws/aws-cdk#13735
+            raise ValidationException(f"jobFlowId '{job_flow_id}' is not valid.")
         if cluster.state not in ACTIVE:
             raise ValidationException(
                 f"A job flow that is shutting down, terminated, or finished may not be modified: {job_flow_id}"
             )
+        if int(cluster.step_concurrency_level or 1) > 1:
+            for step in steps:
+                # API_StepConfig: with StepConcurrencyLevel > 1 a step with CANCEL_AND_WAIT or TERMINATE_CLUSTER
+                # "is not submitted and the action fails with a message that the ActionOnFailure setting is not
+                # valid" (the wording is inferred).
+                action = step.get("ActionOnFailure")
+                if action in ("CANCEL_AND_WAIT", "TERMINATE_CLUSTER", "TERMINATE_JOB_FLOW"):
+                    raise ValidationException(
+                        f"ActionOnFailure {action} is not valid for a cluster with StepConcurrencyLevel greater "
+                        "than 1: use CONTINUE."
+                    )
         added = original_add(self, job_flow_id, steps)
         if _active is not None:
             _active.on_steps_added(cluster, added)
@@ -781,12 +851,14 @@ def install_patches() -> None:
                 cluster.terminate()
         return clusters
 
-    def cancel_steps(self: ElasticMapReduceBackend, cluster_id: str, step_ids: list[str]) -> list[dict[str, str]]:
+    def cancel_steps(
+        self: ElasticMapReduceBackend, cluster_id: str, step_ids: list[str], option: str | None = None
+    ) -> list[dict[str, str]]:
         _throttled("cancel_steps")
         cluster = self.describe_cluster(cluster_id)
         if _active is None:
             return [{"StepId": step_id, "Status": "FAILED", "Reason": "no simulator"} for step_id in step_ids]
-        return _active.on_cancel(cluster, step_ids)
+        return _active.on_cancel(cluster, step_ids, option or "SEND_INTERRUPT")  # the default (API_CancelSteps)
 
     original_describe_step = backend.describe_step
 
@@ -833,7 +905,9 @@ def install_patches() -> None:
     def cancel_steps_response(self: ElasticMapReduceResponse) -> Any:
         from moto.core.responses import ActionResult
 
-        infos = self.backend.cancel_steps(self._get_param("ClusterId"), self._get_param("StepIds", []))  # type: ignore[attr-defined]
+        infos = self.backend.cancel_steps(  # type: ignore[attr-defined]
+            self._get_param("ClusterId"), self._get_param("StepIds", []), self._get_param("StepCancellationOption")
+        )
         return ActionResult({"CancelStepsInfoList": infos})
 
     response.run_job_flow = run_job_flow_response  # type: ignore[method-assign]

@@ -3,7 +3,8 @@
 The Livy sample events (events/livy_*.json) name cluster SAMPLE_CLUSTER_ID and its primary node
 SAMPLE_DNS. A fresh local stack has no such cluster, and moto picks cluster ids at random, so
 `seed_livy_event` creates a real one (with Livy), writes its id and name into the event, and
-gives the events that look at a batch a running one.
+gives the events that look at a batch a running one (simulated, and its log says so: it stands in
+for a batch, it is not run).
 """
 
 from __future__ import annotations
@@ -60,13 +61,13 @@ def seed_livy_event(stack: Any, event: Any) -> tuple[Any, list[str]]:
     seeded = json.loads(text.replace(SAMPLE_CLUSTER_ID, cluster_id).replace(SAMPLE_DNS, dns))
     notes = [f"created cluster {cluster_id} ({dns}) with Livy in place of the event's {SAMPLE_CLUSTER_ID}"]
     if isinstance(seeded, dict) and "batch_id" in seeded:
-        batch = stack.livy.submit_direct(dns, {"file": SAMPLE_FILE, "name": "livy-sample"})
+        batch = stack.livy.submit_direct(dns, {"file": SAMPLE_FILE, "name": "livy-sample"}, simulate=True)
         seeded["batch_id"] = batch["id"]
         notes.append(f"submitted Livy batch {batch['id']} on it, for the event to look at")
     elif isinstance(seeded, dict) and seeded.get("detail-type") == "Step Functions Execution Status Change":
         detail = seeded["detail"]
         run_input = json.loads(detail.get("input") or "{}")
         name = (run_input.get("batch") or {}).get("name") or detail["name"]
-        batch = stack.livy.submit_direct(dns, {"file": SAMPLE_FILE, "name": name})
+        batch = stack.livy.submit_direct(dns, {"file": SAMPLE_FILE, "name": name}, simulate=True)
         notes.append(f"submitted Livy batch {batch['id']} ({name}) on it: the batch the stopped run left behind")
     return seeded, notes

@@ -4,7 +4,13 @@ One stdlib HTTP server on 127.0.0.1 (random port) plays Livy on every emulated c
 the Livy application: requests are told apart by their Host header, so each cluster has its own
 batch ids from 0, as a real Livy has. It implements the batch API (POST/GET/DELETE /batches,
 /state, /log) and the one ResourceManager call the client makes (/ws/v1/cluster/apps/{id}).
-A batch goes starting -> running -> success | dead on the fast clock; DELETE kills it.
+A batch goes starting -> running -> success | dead; DELETE kills it. While running, its application
+runs for real: the batch as a spark-submit on local PySpark (step_runner), reading and writing s3://
+arguments through the emulator; the batch ends success or dead as that process ends, with its output
+as the batch log. Where that cannot run (no Java, a file not in S3) the batch ends dead, saying why.
+Only where a test asks for it (simulate_batches, or submit_direct(simulate=True)) is a batch simulated:
+it then runs LivyTimings.running virtual seconds, and its log says SIMULATED. Injected faults
+(LivyFaults.dead, run_seconds) also end a batch without running it.
 
 `socket.getaddrinfo` is patched in this process only: (<primary node DNS>, 8998 or 8088) of a
 RUNNING/WAITING cluster with Livy resolves to this server; the same name on a cluster without
@@ -17,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import socket
 import ssl
 import threading
@@ -28,6 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from emr_autopilot_devkit.local.clock import FastClock
+from emr_autopilot_devkit.local.step_runner import StepRunner
 
 LIVY_PORT = 8998
 YARN_PORT = 8088
@@ -40,7 +48,9 @@ class LivyTimings:
     """Virtual seconds a batch spends in each state."""
 
     starting: float = 20.0
-    running: float = 60.0
+    running: float = 60.0  # a simulated batch only: a real one runs as long as its process
+    step_timeout_real: float = 1800.0  # real seconds before a real batch's process is killed
+    simulated_step: float = 60.0  # (StepRunner's Timing; unused by batches)
 
 
 @dataclass
@@ -86,6 +96,7 @@ class _Batch:
     yarn_final: str = "UNDEFINED"
     yarn_state: str = "NEW"
     diagnostics: str = ""
+    simulate: bool = False
 
     def as_json(self, dns: str) -> dict[str, Any]:
         ui = f"http://{dns}:20888/proxy/{self.app_id}/" if self.app_id else None
@@ -130,6 +141,9 @@ class LivyServer:
         self._lock = threading.RLock()
         self._clusters: Callable[[], Iterable[Any]] = lambda: ()
         self._ssl_context = ssl_context
+        # Simulate every batch instead of running it: only where a test asks for it (protocol tests).
+        self.simulate_batches = False
+        self.runner: StepRunner | None = None  # made from the stack's environment at the first real batch
         self._httpd: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -185,10 +199,14 @@ class LivyServer:
             hosts = [host] if host else list(self._batches)
             return [b.as_json(h) for h in hosts for b in self._batches.get(h, {}).values()]
 
-    def submit_direct(self, host: str, request: dict[str, Any]) -> dict[str, Any]:
-        """Create a batch without HTTP, e.g. to give a sample event a batch to look at."""
+    def submit_direct(self, host: str, request: dict[str, Any], simulate: bool = False) -> dict[str, Any]:
+        """Create a batch without HTTP, e.g. to give a sample event a batch to look at (simulate=True:
+        it is not run, and its log says so)."""
         status, body = self.post_batch(host, request)
         assert status == 201, body
+        if simulate:
+            with self._lock:
+                self._batches[host][body["id"]].simulate = True
         return body
 
     # -- names -------------------------------------------------------------------------------
@@ -251,11 +269,39 @@ class LivyServer:
             f"{t} INFO Client: Application report for {batch.app_id} (state: ACCEPTED)",
             f"{t} INFO Client: Application report for {batch.app_id} (state: RUNNING)",
         ]
+        simulated = batch.simulate or self.simulate_batches
+        if simulated and run_for is None and _matches(batch, self.faults.dead) is None:
+            batch.log.append(f"{t} WARN [local runtime] SIMULATED: the application was not run (asked for by a test)")
+        if not simulated and run_for is None and _matches(batch, self.faults.dead) is None:
+            batch.next_at = float("inf")  # ends when its process does
+            threading.Thread(target=self._execute, args=(batch,), name=f"livy-{batch.id}", daemon=True).start()
         self.on_event(f"Livy batch {batch.id} '{batch.name}' on {self._label(batch.host)} running ({batch.app_id})")
 
-    def _finish(self, batch: _Batch) -> None:
+    def _execute(self, batch: _Batch) -> None:
+        """The batch's application, for real: spark-submit on local PySpark (this thread, real time)."""
+        if self.runner is None and "AWS_ENDPOINT_URL" not in os.environ:
+            with self._lock:  # a server started without the local stack has no S3 to read the application from
+                self._finish(batch, "the local runtime has no S3 endpoint (AWS_ENDPOINT_URL): batches cannot run")
+            return
+        runner = self.runner = self.runner or StepRunner.from_environment(self.clock)
+        key = f"livy-{batch.host}-{batch.id}"
+        step = _StepLike(
+            id=key, name=batch.name or key, jar="command-runner.jar", args=spark_submit_args(batch.request)
+        )
+        run = runner.run(step, self.timings, {}, log_prefix="")
+        with self._lock:
+            if batch.state != "running":
+                return  # deleted (killed) meanwhile
+            stdout = [line for line in run.stdout.splitlines() if line.strip()]
+            stderr = [line for line in run.stderr.splitlines() if line.strip()]
+            # Livy's batch log: the spark-submit process's stdout, then its stderr.
+            batch.log = [batch.log[0], *stdout, batch.log[1], *batch.log[2:], *stderr]
+            failure = None if run.state == "COMPLETED" else (run.failure or {}).get("Reason", "Unknown Error.")
+            self._finish(batch, failure)
+
+    def _finish(self, batch: _Batch, failure: str | None = None) -> None:
         t = self._stamp()
-        failure = _matches(batch, self.faults.dead)
+        failure = failure or _matches(batch, self.faults.dead)
         if failure is None:
             batch.state, batch.yarn_state, batch.yarn_final = "success", "FINISHED", "SUCCEEDED"
             batch.log += [
@@ -357,6 +403,8 @@ class LivyServer:
         before = batch.state
         if before not in ("success", "dead", "killed", "error"):
             batch.state, batch.yarn_state, batch.yarn_final = "killed", "KILLED", "KILLED"
+            if self.runner is not None:
+                self.runner.kill(f"livy-{batch.host}-{batch.id}")
         del self._batches[batch.host][batch.id]  # Livy forgets a deleted session
         self.deleted.append((batch.host, batch.id, before))
         self.on_event(f"Livy batch {batch.id} '{batch.name}' on {self._label(batch.host)} deleted (was {before})")
@@ -427,6 +475,34 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         self._serve("DELETE")
+
+
+@dataclass
+class _StepLike:
+    """What StepRunner reads of an EMR step."""
+
+    id: str
+    name: str
+    jar: str
+    args: list[str]
+
+
+def spark_submit_args(request: dict[str, Any]) -> list[str]:
+    """A Livy batch request (POST /batches) as the spark-submit command line Livy runs for it."""
+    args = ["spark-submit"]
+    if request.get("className"):
+        args += ["--class", str(request["className"])]
+    if request.get("name"):
+        args += ["--name", str(request["name"])]
+    for key, value in (request.get("conf") or {}).items():
+        if key not in ("spark.master", "spark.submit.deployMode"):  # the local runtime picks these
+            args += ["--conf", f"{key}={value}"]
+    for field_name, option in (("pyFiles", "--py-files"), ("files", "--files"), ("jars", "--jars")):
+        if request.get(field_name):
+            args += [option, ",".join(str(item) for item in request[field_name])]
+    if request.get("archives"):
+        args += ["--archives", ",".join(str(item) for item in request["archives"])]
+    return [*args, str(request["file"]), *(str(arg) for arg in request.get("args") or [])]
 
 
 def primary_dns(cluster_id: str) -> str:

@@ -2,7 +2,8 @@
 
 Keys (single-table design):
 - ``pk=CLUSTER#<id>, sk=META``            the cluster: name, job, run id, state, reason, times
-- ``pk=CLUSTER#<id>, sk=STEP#<step id>``  a step: name, state, failure, times
+- ``pk=CLUSTER#<id>, sk=STEP#<step id>``  a step: name, state, failure, times; simulated=true when
+  the job marked it simulate: true (it was not run)
 - ``pk=CLUSTER#<id>, sk=EVENT#<time>#<id>`` a timeline entry (expires after the TTL)
 - ``pk=CLUSTER#<id>, sk=DECISION#<time>#<kind>`` a decision about the cluster (e.g. the reaper's)
 - ``gsi1pk=RUNS, gsi1sk=<created time>#<cluster id>`` on META items: runs by time, newest first
@@ -140,6 +141,7 @@ class StepChange(NamedTuple):
     failure_reason: str | None = None
     failure_message: str | None = None
     log_file: str | None = None
+    simulated: bool = False  # a step the job marked simulate: true (emr_autopilot.simulation): not run
 
 
 def record_step_change(table_name: str, change: StepChange) -> dict[str, Any] | None:
@@ -150,6 +152,8 @@ def record_step_change(table_name: str, change: StepChange) -> dict[str, Any] | 
         extra["started"] = ("started_at = if_not_exists(started_at, :started)", _iso(change.at))
     if rank >= STEP_ORDER["COMPLETED"]:
         extra["ended"] = ("ended_at = :ended", _iso(change.at))
+    if change.simulated:
+        extra["simulated"] = ("simulated = :simulated", True)
     fields = {
         "step_name": change.name,
         "action_on_failure": change.action_on_failure,

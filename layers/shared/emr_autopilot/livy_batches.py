@@ -454,6 +454,11 @@ def build_livy_run_input(
     if len(candidates) != 1:
         which = f"named {step_name!r}" if step_name else "(name one with step_name)"
         raise InvalidLivyRequest(f"job {job.name} needs exactly one spark-submit step {which}; found {len(candidates)}")
+    if candidates[0][0].simulate:
+        raise InvalidLivyRequest(
+            f"job {job.name}: step {candidates[0][0].name!r} is marked simulate: true; a Livy batch always runs. "
+            "Remove simulate to run it through Livy"
+        )
     batch = batch_from_spark_submit(candidates[0][1]).model_copy(update={"name": name})
     run = rendered["run"]
     document: dict[str, Any] = {

@@ -27,6 +27,7 @@ from emr_autopilot.emr_events import (
     StepStatusChangeDetail,
 )
 from emr_autopilot.env_settings import EnvSettings
+from emr_autopilot.simulation import is_simulated_name
 from emr_autopilot.step_logs import LogLocation, parse_s3_uri, read_tail, step_log
 from emr_autopilot.tags import TAG_JOB, TAG_MANAGED, TAG_RUN_ID
 
@@ -261,6 +262,7 @@ def _on_step(
             failure_reason=failure.get("Reason"),
             failure_message=failure.get("Message"),
             log_file=failure.get("LogFile"),
+            simulated=is_simulated_name(detail.name),
         ),
     )
     reaction.stale = item is None
