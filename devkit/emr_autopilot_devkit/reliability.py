@@ -17,7 +17,9 @@ of order. When everything has settled, the cell checks what must hold whatever w
 - the run ledger shows the true outcome: for every cluster involved, the ledger's state and each
   step's state are EMR's final ones;
 - the execution ended as expected, and the fault was really injected (a cell whose fault never
-  fired proves nothing and fails).
+  fired proves nothing and fails); where the count is the proof, it acted exactly that often (one
+  refused call: no retry; seven throttled calls: the first and the ASL's 6 retries);
+- where the cell says so, the terminal notice carries the error's own message (EMR's, for example).
 
 `emr-autopilot local reliability [--full]` prints the matrix and writes reliability-report.json;
 tests/integration/test_reliability.py runs the slice (`Cell.in_slice`) in `make test`.
@@ -64,7 +66,8 @@ FINAL_BATCH_STATES = frozenset({"success", "dead", "killed", "error"})
 FOREVER = 10**6  # "until the run has given up": lifted when the execution ends
 JOB = "reliability"
 SAMPLE_JOB = "red-violations"
-# A command this machine does not have: the simulator "runs" it for Timings.simulated_step virtual seconds.
+# A command this machine does not have, in a step marked `simulate: true`: not run; it takes
+# Timings.simulated_step virtual seconds.
 SIMULATED = ["hadoop", "jar", "/usr/lib/hadoop-mapreduce/hadoop-mapreduce-examples.jar", "pi", "10", "100"]
 QUICK = Timings(starting=60, bootstrapping=30, terminating=30, simulated_step=60)
 STOPPED_BY = ("Operator", "stopped by the fault matrix")
@@ -83,10 +86,13 @@ class Cell:
     arrange: Arrange
     variant: str = ""  # tells two cells of one (fault, state) apart, e.g. the Livy cluster kind
     expect_error: str | None = None  # the execution's error, when the fault decides it
+    expect_fired: int | None = None  # how often the fault acted, when that is the proof (a retry bound, no retry)
+    notice_says: str | None = None  # text the terminal notice must carry (e.g. EMR's own message)
     timings: Timings = field(default_factory=lambda: QUICK)
     job: dict[str, Any] = field(default_factory=dict)  # overrides of the pipeline job
     livy: str = "long-running"  # "long-running": a team's cluster; "transient": the run creates one
     livy_run: dict[str, Any] = field(default_factory=dict)  # the Livy run's `run` options
+    cluster_request: dict[str, Any] = field(default_factory=dict)  # fields added to a transient Livy run's request
     backstop: bool = False  # the cluster may end by its AutoTerminationPolicy (the idle timeout)
     in_slice: bool = False  # part of the pytest slice that `make test` runs
 
@@ -124,6 +130,7 @@ class Run:
         self._proofs: list[tuple[Callable[[], bool], str]] = []
         self._lambda: dict[str, _LambdaFault] = {}
         self._sns: dict[str, int] = {}  # "throttle" | "error" -> publishes left to refuse
+        self.internal: dict[str, int] = {}  # EMR backend method -> calls left to answer InternalServerError
         self._armed: dict[tuple[str, str], int] = {}  # (kind, method) -> count armed, to count what fired
         self._lift_on_end = False
         self._duplicate: tuple[int, frozenset[str]] | None = None
@@ -143,11 +150,11 @@ class Run:
         self._when.append((predicate, action, what))
 
     def emr(self, kind: str, method: str, count: int, at: str | None = None) -> None:
-        """EMR answers `count` calls of a backend method with throttling ("throttle") or a ValidationException
-        ("errors"), armed when state `at` is entered (else at once)."""
+        """EMR answers `count` calls of a backend method with throttling ("throttle"), a ValidationException
+        ("errors") or its modeled InternalServerError ("internal"), armed when state `at` is entered (else at once)."""
 
         def arm() -> None:
-            getattr(self.stack.simulator.faults, kind)[method] = count
+            self._emr_faults(kind)[method] = count
             self._armed[(kind, method)] = count
 
         self.on_state(at, arm) if at else arm()
@@ -216,14 +223,27 @@ class Run:
                 if kind == "livy":
                     self.stack.livy.faults.http_errors = 0
                 else:
-                    getattr(self.stack.simulator.faults, kind).pop(what, None)
+                    self._emr_faults(kind).pop(what, None)
             self._armed.clear()
             self._sns.clear()
 
     def _left(self, kind: str, what: str) -> int:
         if kind == "livy":
             return int(self.stack.livy.faults.http_errors)
-        return int(getattr(self.stack.simulator.faults, kind).get(what, 0))
+        return int(self._emr_faults(kind).get(what, 0))
+
+    def _emr_faults(self, kind: str) -> dict[str, int]:
+        # The simulator injects throttling and ValidationExceptions; internal errors are this harness's own.
+        table: dict[str, int] = self.internal if kind == "internal" else getattr(self.stack.simulator.faults, kind)
+        return table
+
+    def take_internal(self, method: str) -> bool:
+        """Whether this call of an EMR backend method answers InternalServerError (counted down)."""
+        with self._lock:
+            left = self.internal.get(method, 0)
+            if left > 0:
+                self.internal[method] = left - 1
+            return left > 0
 
     def refuse_publish(self, message_attributes: Any) -> str | None:
         """The SNS fault to raise for this publish, if any: only run-level notices are refused."""
@@ -359,6 +379,26 @@ def _install_patches() -> None:
 
     SNSBackend.publish = publish  # type: ignore[method-assign]
 
+    from moto.core.exceptions import ServiceException
+    from moto.emr.models import ElasticMapReduceBackend
+
+    class InternalServerError(ServiceException):
+        code = "InternalServerError"  # an error shape of EMR's model (botocore), unlike ThrottlingException
+
+    def refuse_internally(method: str) -> None:
+        original = getattr(ElasticMapReduceBackend, method)
+
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            run = _active
+            if run is not None and run.take_internal(method):
+                raise InternalServerError("Internal error (injected)")
+            return original(self, *args, **kwargs)
+
+        setattr(ElasticMapReduceBackend, method, call)
+
+    for method in ("run_job_flow", "add_job_flow_steps", "terminate_job_flows"):
+        refuse_internally(method)
+
 
 @contextlib.contextmanager
 def _activated(run: Run) -> Iterator[None]:
@@ -397,7 +437,7 @@ def _write_jobs(target: Path, overrides: dict[str, Any]) -> Path:
     """jobs/: one job with one simulated command step, on the sample job's cluster (Spot TASK fleet,
     a bootstrap action, a 30-minute idle timeout)."""
     sample = yaml.safe_load((REPO_ROOT / "jobs" / f"{SAMPLE_JOB}.yaml").read_text(encoding="utf-8"))
-    step: dict[str, Any] = {"name": "work", "type": "command", "args": SIMULATED}
+    step: dict[str, Any] = {"name": "work", "type": "command", "args": SIMULATED, "simulate": True}
     if "step_timeout" in overrides:
         step["timeout"] = overrides["step_timeout"]
     job = {
@@ -431,6 +471,7 @@ def _start(run: Run, name: str) -> None:
         trigger = Trigger(kind="manual", time=datetime.now(UTC), input_uri="s3://in/x.csv")
         document = build_livy_run_input(job, trigger, context, name, poll_interval_seconds=10)
         document["run"].update({k: v for k, v in run_options.items() if k != "job_name"})
+        document["cluster_request"].update(cell.cluster_request)
     else:
         run.long_running = create_livy_cluster(stack)
         # The cluster's own state-change events are handled first: a fault armed for the run's first EMR call
@@ -544,6 +585,9 @@ def evaluate(run: Run, seconds: float) -> CellResult:
     terminal = [kind for kind in kinds if kind in TERMINAL_EVENT_TYPES[cell.machine]]
     if len(terminal) != 1:
         problems.append(f"{len(terminal)} terminal notifications ({terminal}), expected exactly one")
+    said = [n.message for n in notices if n.attributes.get("event_type") in TERMINAL_EVENT_TYPES[cell.machine]]
+    if cell.notice_says and not any(cell.notice_says in message for message in said):
+        problems.append(f"the terminal notice does not say {cell.notice_says!r}")
     repeated = [
         subject for (subject, _), count in Counter((n.subject, n.message) for n in notices).items() if count > 1
     ]
@@ -554,6 +598,8 @@ def evaluate(run: Run, seconds: float) -> CellResult:
     fired = run.fired()
     if fired == 0 and cell.fault != "none":
         problems.append("the fault never fired: this cell proves nothing")
+    if cell.expect_fired is not None and fired != cell.expect_fired:
+        problems.append(f"the fault acted {fired} time(s), expected {cell.expect_fired}")
     return CellResult(
         id=cell.id,
         machine=cell.machine,
@@ -584,6 +630,7 @@ def run_cell(cell_id: str) -> CellResult:
     warnings.filterwarnings("ignore", category=UserWarning)
     with tempfile.TemporaryDirectory(prefix="emr-reliability-") as tmp:
         stack = LocalStack(timings=cell.timings).start()
+        stack.livy.simulate_batches = True  # the matrix is about the pipelines; batches' Spark code does not run
         try:
             stack.deploy_jobs(_write_jobs(Path(tmp) / "jobs", cell.job))
             run = Run(cell, stack)
@@ -610,7 +657,10 @@ def _nothing(run: Run) -> None:
 
 
 def _step_fails(run: Run) -> None:
-    run.stack.simulator.faults.failing_steps["work"] = "Injected: executor lost"
+    from emr_autopilot.simulation import MARK
+
+    # The job's step is `simulate: true`: EMR knows it by its marked name.
+    run.stack.simulator.faults.failing_steps[f"work {MARK}"] = "Injected: executor lost"
     run.proof(lambda: _step_in("FAILED")(run), "the step failed")
 
 
@@ -727,6 +777,11 @@ P, L = PIPELINE, LIVY
 RUN_STARTER, JANITOR, EVENTS = "RunStarterFunction", "ExecutionJanitorFunction", "EmrEventFunction"
 LIVY_JANITOR = "LivyJanitorFunction"
 TERMINATE = "terminate_job_flows"
+# How Step Functions names an EMR error the AWS SDK has no class for (aws/aws-cdk#13735): a validation
+# error or throttling alike. Only EMR's code in the Cause tells them apart.
+EMR_ERROR = "EMR.AmazonElasticMapReduceException"
+EMR_INTERNAL = "EMR.InternalServerErrorException"  # EMR's modeled InternalServerError
+EMR_ATTEMPTS = 7  # the first call and the ASL's 6 retries of a retryable EMR error
 T = "transient"
 
 _RUNNING_LONG = Timings(starting=60, bootstrapping=30, terminating=30, simulated_step=3600)
@@ -739,6 +794,15 @@ def _abort_during_step() -> Arrange:
 
 def _abort_during_batch() -> Arrange:
     return _with(_forever_batch, _abort_when(_batch_running, "batch running"))
+
+
+def _refused(method: str) -> dict[str, Any]:
+    """A ValidationException (the simulator's `errors`) fails the run at once: no retry, EMR's message in the notice."""
+    return {"expect_error": EMR_ERROR, "expect_fired": 1, "notice_says": f"Injected fault: {method} refused"}
+
+
+def _no_cluster(run: Run) -> None:
+    run.proof(lambda: not run.stack.clusters(), "the run created no cluster")
 
 
 def _throttle_describe_from_bootstrap(run: Run) -> None:
@@ -755,11 +819,12 @@ def _throttle_describe_from_bootstrap(run: Run) -> None:
 _CELLS: list[Cell] = [
     # TransientClusterPipeline ---------------------------------------------------------------------
     Cell(P, "none", "-", "SUCCEEDED", _nothing),
-    Cell(P, "service_error", "CreateCluster", "FAILED", _emr("errors", "run_job_flow", 1, "CreateCluster")),
+    Cell(P, "service_error", "CreateCluster", "FAILED", _emr("errors", "run_job_flow", 1, "CreateCluster"),
+         **_refused("run_job_flow")),
     Cell(P, "service_error", "RunSteps", "FAILED", _emr("errors", "add_job_flow_steps", 1, "RunSteps"),
-         in_slice=True),
+         in_slice=True, **_refused("add_job_flow_steps")),
     Cell(P, "service_error", "TerminateCluster", "FAILED", _emr("errors", TERMINATE, 1, "TerminateCluster"),
-         in_slice=True),
+         in_slice=True, **_refused(TERMINATE)),
     Cell(P, "service_error", "TerminateAfterFailure", "FAILED",
          _with(_step_fails, _emr("errors", TERMINATE, 1, "TerminateAfterFailure"))),
     Cell(P, "service_error", "NotifySuccess", "FAILED", _sns("error", 1, "NotifySuccess"), in_slice=True),
@@ -776,18 +841,29 @@ _CELLS: list[Cell] = [
     Cell(P, "throttle_then_success", "NotifyFailure", "FAILED",
          _with(_step_fails, _sns("throttle", 2, "NotifyFailure"))),
     Cell(P, "throttle_never_ends", "CreateCluster", "FAILED",
-         _emr("throttle", "run_job_flow", FOREVER, "CreateCluster", lift=True), in_slice=True),
+         _emr("throttle", "run_job_flow", FOREVER, "CreateCluster", lift=True), in_slice=True,
+         expect_error=EMR_ERROR, expect_fired=EMR_ATTEMPTS),
     Cell(P, "throttle_never_ends", "CreateCluster", "ABORTED", _throttle_describe_from_bootstrap,
          variant="sync-poll", expect_error="RunTimedOut", job={"run_timeout": "5m"}),
     Cell(P, "throttle_never_ends", "RunSteps", "FAILED",
-         _emr("throttle", "add_job_flow_steps", FOREVER, "RunSteps", lift=True)),
+         _emr("throttle", "add_job_flow_steps", FOREVER, "RunSteps", lift=True),
+         expect_error=EMR_ERROR, expect_fired=EMR_ATTEMPTS),
     Cell(P, "throttle_never_ends", "TerminateCluster", "FAILED",
-         _emr("throttle", TERMINATE, FOREVER, "TerminateCluster", lift=True)),
+         _emr("throttle", TERMINATE, FOREVER, "TerminateCluster", lift=True),
+         expect_error=EMR_ERROR, expect_fired=EMR_ATTEMPTS),
     Cell(P, "throttle_never_ends", "TerminateAfterFailure", "FAILED",
          _with(_step_fails, _emr("throttle", TERMINATE, FOREVER, "TerminateAfterFailure", lift=True))),
     Cell(P, "throttle_never_ends", "NotifySuccess", "FAILED", _sns("throttle", FOREVER, "NotifySuccess", lift=True)),
     Cell(P, "throttle_never_ends", "NotifyFailure", "FAILED",
          _with(_step_fails, _sns("throttle", FOREVER, "NotifyFailure", lift=True))),
+    # EMR's modeled internal error: the Retry of CreateCluster and the terminate tasks takes it; AddStep must not
+    # (the step may have been added), so the run fails at once.
+    Cell(P, "internal_error_then_success", "CreateCluster", "SUCCEEDED",
+         _emr("internal", "run_job_flow", 2, "CreateCluster"), expect_fired=2),
+    Cell(P, "internal_error_then_success", "TerminateCluster", "SUCCEEDED",
+         _emr("internal", TERMINATE, 2, "TerminateCluster"), expect_fired=2),
+    Cell(P, "internal_error", "RunSteps", "FAILED", _emr("internal", "add_job_flow_steps", 1, "RunSteps"),
+         expect_error=EMR_INTERNAL, expect_fired=1, notice_says="Internal error (injected)", in_slice=True),
     Cell(P, "service_error_never_ends", "TerminateCluster", "FAILED",
          _emr("errors", TERMINATE, FOREVER, "TerminateCluster"), backstop=True),
     Cell(P, "step_fails", "RunSteps", "FAILED", _step_fails, expect_error="States.TaskFailed", in_slice=True),
@@ -830,31 +906,40 @@ _CELLS: list[Cell] = [
     # LivyBatchPipeline ------------------------------------------------------------------------------
     Cell(L, "none", "-", "SUCCEEDED", _nothing),
     Cell(L, "none", "-", "SUCCEEDED", _nothing, variant=T, livy=T),
-    Cell(L, "service_error", "CreateCluster", "FAILED", _emr("errors", "run_job_flow", 1, "CreateCluster"), livy=T),
+    Cell(L, "service_error", "CreateCluster", "FAILED", _emr("errors", "run_job_flow", 1, "CreateCluster"), livy=T,
+         **_refused("run_job_flow")),
+    Cell(L, "bad_request", "CreateCluster", "FAILED", _no_cluster, livy=T,
+         cluster_request={"EbsRootVolumeSize": 64},
+         notice_says="cluster_request has fields CreateCluster does not pass to RunJobFlow: EbsRootVolumeSize"),
     Cell(L, "service_error", "ResolveCluster", "FAILED", _emr("errors", "describe_cluster", 1, "ResolveCluster")),
     Cell(L, "service_error", "SubmitBatch", "FAILED", _livy_http(1, 400, "SubmitBatch"), expect_error="LivyHttpError"),
     Cell(L, "service_error", "CheckBatch", "FAILED", _with(_forever_batch, _livy_http(1, 400, "CheckBatch")),
          expect_error="LivyHttpError", in_slice=True),
     Cell(L, "service_error", "KillBatch", "FAILED", _with(_forever_batch, _livy_http(1, 400, "KillBatch")),
          livy_run=_MAX_WAIT, expect_error="LivyBatchTimedOut"),
-    Cell(L, "service_error", "TerminateCluster", "FAILED", _emr("errors", TERMINATE, 1, "TerminateCluster"), livy=T),
+    Cell(L, "service_error", "TerminateCluster", "FAILED", _emr("errors", TERMINATE, 1, "TerminateCluster"), livy=T,
+         **_refused(TERMINATE)),
     Cell(L, "service_error", "NotifySuccess", "FAILED", _sns("error", 1, "NotifySuccess")),
     Cell(L, "service_error", "NotifyFailure", "FAILED", _with(_dead_batch, _sns("error", 1, "NotifyFailure"))),
     Cell(L, "throttle_then_success", "CreateCluster", "SUCCEEDED",
-         _emr("throttle", "run_job_flow", 2, "CreateCluster"), livy=T),
+         _emr("throttle", "run_job_flow", 2, "CreateCluster"), livy=T, in_slice=True),
     Cell(L, "throttle_then_success", "SubmitBatch", "SUCCEEDED", _livy_http(2, 503, "SubmitBatch")),
     Cell(L, "throttle_then_success", "CheckBatch", "SUCCEEDED", _livy_http(4, 503, "CheckBatch")),
     Cell(L, "throttle_then_success", "TerminateCluster", "SUCCEEDED",
          _emr("throttle", TERMINATE, 2, "TerminateCluster"), livy=T),
     Cell(L, "throttle_then_success", "NotifySuccess", "SUCCEEDED", _sns("throttle", 2, "NotifySuccess")),
     Cell(L, "throttle_never_ends", "CreateCluster", "FAILED",
-         _emr("throttle", "run_job_flow", FOREVER, "CreateCluster", lift=True), livy=T),
+         _emr("throttle", "run_job_flow", FOREVER, "CreateCluster", lift=True), livy=T,
+         expect_error=EMR_ERROR, expect_fired=EMR_ATTEMPTS),
+    Cell(L, "internal_error_then_success", "CreateCluster", "SUCCEEDED",
+         _emr("internal", "run_job_flow", 2, "CreateCluster"), livy=T, expect_fired=2),
     Cell(L, "throttle_never_ends", "SubmitBatch", "FAILED", _livy_http(FOREVER, 503, "SubmitBatch", lift=True),
          expect_error="LivyUnavailable"),
     Cell(L, "throttle_never_ends", "CheckBatch", "FAILED",
          _with(_forever_batch, _livy_http(FOREVER, 503, "CheckBatch", lift=True)), expect_error="LivyUnavailable"),
     Cell(L, "throttle_never_ends", "TerminateCluster", "FAILED",
-         _emr("throttle", TERMINATE, FOREVER, "TerminateCluster", lift=True), livy=T),
+         _emr("throttle", TERMINATE, FOREVER, "TerminateCluster", lift=True), livy=T,
+         expect_error=EMR_ERROR, expect_fired=EMR_ATTEMPTS),
     Cell(L, "throttle_never_ends", "NotifyFailure", "FAILED",
          _with(_dead_batch, _sns("throttle", FOREVER, "NotifyFailure", lift=True))),
     Cell(L, "batch_fails", "CheckBatch", "FAILED", _dead_batch, expect_error="LivyBatchFailed", in_slice=True),

@@ -110,18 +110,19 @@ def test_create_failure_fails_the_run_in_create_cluster(stack: LocalStack) -> No
     stack.put_object("inspections/create-fails.csv", generate_inspections(rows=50))
     stack.settle(timeout=60)
 
-    # Then the execution failed with EMR's error
+    # Then the execution failed with EMR's error, as Step Functions names it (EMR's code is in the Cause)
     execution = only(stack.executions())
     assert execution["status"] == "FAILED"
-    assert execution["error"] == "EMR.ValidationException"
+    assert execution["error"] == "EMR.AmazonElasticMapReduceException"
     assert "RunJobFlow rejected" in execution["cause"]
+    assert "Error Code: ValidationException;" in execution["cause"]
 
     # And the failure notification names the state and the error
     notification = only(stack.notifications)
     assert notification.subject == f"[emr-autopilot] FAILED {SAMPLE_JOB} in CreateCluster"
     assert notification.attributes["state"] == "CreateCluster"
     assert notification.attributes["severity"] == "ERROR"
-    assert "EMR.ValidationException" in notification.message
+    assert "EMR.AmazonElasticMapReduceException" in notification.message
     assert "RunJobFlow rejected" in notification.message
 
     # And no cluster is left running
@@ -234,13 +235,14 @@ def test_throttled_create_and_terminate_are_retried(stack: LocalStack) -> None:
 
     # And CreateCluster failed once with the throttle and was retried, creating one cluster only
     create_failures = task_failures(history, "createCluster.sync")
-    assert [f["error"] for f in create_failures] == ["EMR.ThrottlingException"]
+    assert [f["error"] for f in create_failures] == ["EMR.AmazonElasticMapReduceException"]
+    assert "Error Code: ThrottlingException;" in create_failures[0]["cause"]
     assert len(task_scheduled(history, "createCluster.sync")) == 2
     cluster = only(stack.clusters())
 
     # And TerminateCluster failed twice with the throttle, then terminated the cluster
     terminate_failures = task_failures(history, "terminateCluster.sync")
-    assert [f["error"] for f in terminate_failures] == ["EMR.ThrottlingException"] * 2
+    assert [f["error"] for f in terminate_failures] == ["EMR.AmazonElasticMapReduceException"] * 2
     assert len(task_scheduled(history, "terminateCluster.sync")) == 3
     assert cluster["Status"]["State"] == "TERMINATED"
     assert stack.simulator.faults.throttle == {"run_job_flow": 0, "terminate_job_flows": 0}
@@ -264,7 +266,7 @@ def test_a_failed_step_is_never_added_again(local_stack: StackFactory, jobs_dir:
     assert [(s["Name"], s["Status"]["State"]) for s in steps] == [("step 1", "FAILED")]
     history = history_of(stack, execution)
     assert [f["error"] for f in task_failures(history, "addStep.sync")] == [
-        "EMR.ThrottlingException",
+        "EMR.AmazonElasticMapReduceException",
         "States.TaskFailed",
     ]
     assert len(task_scheduled(history, "addStep.sync")) == 2

@@ -3,7 +3,9 @@ on a fresh local stack each. `make reliability` runs every cell; this runs the o
 
 from __future__ import annotations
 
+import functools
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -17,12 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 # Faults the matrix must cover on both state machines (the Livy path calls a failed step a failed batch).
 REQUIRED = {
     PIPELINE: {
-        "service_error", "throttle_then_success", "throttle_never_ends", "step_fails", "bootstrap_fails",
-        "spot_capacity_timeout", "aborted", "timed_out", "lambda_raises", "event_twice",
+        "service_error", "throttle_then_success", "throttle_never_ends", "internal_error_then_success", "step_fails",
+        "bootstrap_fails", "spot_capacity_timeout", "aborted", "timed_out", "lambda_raises", "event_twice",
     },
     LIVY: {
-        "service_error", "throttle_then_success", "throttle_never_ends", "batch_fails", "bootstrap_fails",
-        "spot_capacity_timeout", "aborted", "timed_out", "lambda_raises", "event_twice",
+        "service_error", "throttle_then_success", "throttle_never_ends", "internal_error_then_success", "batch_fails",
+        "bootstrap_fails", "spot_capacity_timeout", "aborted", "timed_out", "lambda_raises", "event_twice",
     },
 }  # fmt: skip
 ASL = {
@@ -64,6 +66,35 @@ def test_the_matrix_fails_a_janitor_that_notifies_twice(monkeypatch: pytest.Monk
     assert not result.passed
     assert result.terminal_notifications == 2
     assert any("2 terminal notifications" in problem for problem in result.problems)
+
+
+def test_the_matrix_fails_a_pipeline_that_retries_every_emr_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given the pipeline as it was before: any EMR.AmazonElasticMapReduceException is retried, whatever EMR's
+    # code in the Cause (on AWS that is also the name of a validation error)
+    root = tmp_path / "repo"
+    root.mkdir()
+    for entry in ROOT.iterdir():
+        if entry.name != "statemachines":
+            (root / entry.name).symlink_to(entry)
+    shutil.copytree(ROOT / "statemachines", root / "statemachines")
+    definition = json.loads(ASL[PIPELINE].read_text(encoding="utf-8"))
+    rule = definition["States"]["EmrCallFailed"]["Choices"][0]
+    rule["Condition"] = (
+        "{% $states.input.caught.Error = 'EMR.AmazonElasticMapReduceException' and "
+        "($states.input.emr_retry.call = $states.input.emr_call ? $states.input.emr_retry.attempt : 0) < 6 %}"
+    )
+    (root / "statemachines" / ASL[PIPELINE].name).write_text(json.dumps(definition), encoding="utf-8")
+    monkeypatch.setattr(reliability, "LocalStack", functools.partial(reliability.LocalStack, repo_root=root))
+
+    # When EMR refuses RunJobFlow once with a ValidationException
+    result = run_cell("pipeline:service_error:CreateCluster")
+
+    # Then the matrix catches it: the refused request was sent again, and the run succeeded
+    assert not result.passed
+    assert result.outcome == "SUCCEEDED"
+    assert "execution SUCCEEDED, expected FAILED" in result.problems
 
 
 def test_the_matrix_covers_every_fault_on_both_state_machines_at_states_that_exist() -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
+import jsonata
 import pytest
 
-from emr_autopilot.jobs import JobCatalog, JobDefinition, load_jobs
+from emr_autopilot.jobs import ClusterSpec, JobCatalog, JobDefinition, load_jobs
 from emr_autopilot.runs import (
     EXECUTION_NAME_MAX,
     TAG_EXECUTION_ARN,
@@ -111,7 +114,46 @@ def test_run_section_describes_the_run(job: JobDefinition, context: StackContext
         "run_timeout_seconds": 3600,
         "step_concurrency": 1,
         "step_count": 1,
+        "outcome": "SUCCEEDED",
+        "outcome_detail": "SUCCEEDED",
+        "simulated_steps": [],
     }
+
+
+def test_a_step_marked_simulate_is_rendered_as_an_echo_and_the_run_says_simulated(
+    job: JobDefinition, context: StackContext
+) -> None:
+    # Given the sample job with its script step marked simulate: true
+    simulated = job.model_copy(update={"steps": [job.steps[0].model_copy(update={"simulate": True})]})
+    trigger = s3_trigger()
+    name = execution_name(simulated, trigger)
+
+    # When the run input is built
+    run_input = build_run_input(simulated, trigger, context, name)
+
+    # Then EMR gets an echo of the script-runner command in the step's place, named as simulated
+    [step] = run_input["steps"]
+    assert step["Step"] == {
+        "Name": "Count red violations [SIMULATED]",
+        "ActionOnFailure": "CONTINUE",
+        "HadoopJarStep": {
+            "Jar": "command-runner.jar",
+            "Args": [
+                "echo",
+                "emr-autopilot: SIMULATED, not run:",
+                "s3://eu-west-1.elasticmapreduce/libs/script-runner/script-runner.jar",
+                "s3://acme-artifacts/jobs/red_violations/count_red_violations.py",
+                "--input",
+                f"s3://acme-landing/{KEY}",
+                "--output",
+                f"s3://acme-curated/red-violations/2026-03-14/{name}/red_violations.csv",
+            ],
+        },
+    }
+    # And the run's outcome, which the success notification's subject uses, is SIMULATED
+    run = run_input["run"]
+    assert (run["outcome"], run["simulated_steps"]) == ("SIMULATED", ["Count red violations"])
+    assert run["outcome_detail"] == "SIMULATED: 1 of 1 step(s) not run (simulate: true): 'Count red violations'"
 
 
 def test_cluster_request_keeps_the_cluster_for_the_pipeline(job: JobDefinition, context: StackContext) -> None:
@@ -256,6 +298,140 @@ def test_scheduled_run_reads_the_schedule_input_uri(job: JobDefinition, context:
     assert run_input["run"]["input_uri"] == "s3://acme-landing/inspections/latest.csv"
     assert run_input["run"]["trigger"] == "schedule"
     assert run_input["steps"][0]["Step"]["HadoopJarStep"]["Args"][2] == "s3://acme-landing/inspections/latest.csv"
+
+
+# --- what the state machines send to EMR --------------------------------------------------------
+# The ASL writes every field AWS requires literally (CreateStateMachine checks them) and fills the values
+# from the run input; these tests evaluate the ASL's own expressions on rendered inputs, so a field the
+# run starter renders but the ASL does not pass on (or passes wrongly) fails here.
+ASL_FILES = ("transient_cluster_pipeline.asl.json", "livy_batch.asl.json")
+FIXED_INSTANCES = {"KeepJobFlowAliveWhenNoSteps": True, "TerminationProtected": False}
+
+
+def _definition(repo_root: Path, file: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((repo_root / "statemachines" / file).read_text(encoding="utf-8"))
+    return loaded
+
+
+def _jsonata(expression: str, run_input: dict[str, Any], variables: dict[str, Any]) -> Any:
+    assert expression.startswith("{%") and expression.endswith("%}"), expression
+    compiled = jsonata.Jsonata(expression[2:-2])
+    compiled.assign("states", {"input": run_input})
+    for name, value in variables.items():
+        compiled.assign(name, value)
+    return compiled.evaluate(None)
+
+
+def _fill(template: Any, run_input: dict[str, Any], variables: dict[str, Any]) -> Any:
+    """A JSONata Arguments template with its expressions evaluated, as Step Functions fills it."""
+    if isinstance(template, dict):
+        return {key: _fill(value, run_input, variables) for key, value in template.items()}
+    if isinstance(template, str) and template.startswith("{%"):
+        return _jsonata(template, run_input, variables)
+    return template
+
+
+def _run_job_flow(repo_root: Path, file: str, run_input: dict[str, Any]) -> dict[str, Any]:
+    """The createCluster request the state machine in `file` makes for `run_input`."""
+    states = _definition(repo_root, file)["States"]
+    first = states[_definition(repo_root, file)["StartAt"]]
+    variables = {name: _jsonata(value, run_input, {}) for name, value in first["Assign"].items()}
+    filled: dict[str, Any] = _fill(states["CreateCluster"]["Arguments"], run_input, variables)
+    return filled
+
+
+def _without_nulls(value: Any) -> Any:
+    # The ASL passes an unset field as null: the integration takes it as not set.
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    return value
+
+
+def _groups_job(job: JobDefinition) -> JobDefinition:
+    """The sample job on instance groups, with every optional cluster field the job model has set."""
+    cluster = job.cluster.model_dump(exclude={"instance_fleets", "managed_scaling"})
+    cluster.update(
+        instance_groups=[
+            {"role": "MASTER", "instance_type": "m5.xlarge"},
+            {"role": "CORE", "instance_type": "m5.xlarge", "instance_count": 2, "ebs_volume_gb": 64},
+            {"role": "TASK", "instance_type": "r5.xlarge", "market": "SPOT", "bid_price": "0.20"},
+        ],
+        managed_scaling={"unit_type": "Instances", "minimum": 3, "maximum": 8},
+        subnet_ids=["subnet-0a1b2c3d"],
+        ec2_key_name="ops-key",
+        security_configuration="at-rest-encryption",
+    )
+    return job.model_copy(update={"cluster": ClusterSpec.model_validate(cluster)})
+
+
+@pytest.mark.parametrize("file", ASL_FILES)
+@pytest.mark.parametrize("variant", ["fleets", "groups"])
+def test_create_cluster_sends_exactly_the_rendered_request(
+    repo_root: Path, job: JobDefinition, context: StackContext, file: str, variant: str
+) -> None:
+    # Given the rendered input of the sample job (instance fleets) or of one on instance groups with every option
+    chosen = job if variant == "fleets" else _groups_job(job)
+    trigger = s3_trigger()
+    run_input = build_run_input(chosen, trigger, context, execution_name(chosen, trigger))
+    request = run_input["cluster_request"]
+
+    # When the state machine's CreateCluster Arguments are evaluated on it
+    sent = _run_job_flow(repo_root, file, run_input)
+
+    # Then every field the run starter renders reaches RunJobFlow unchanged, the rest is null (not set),
+    # and the fields createCluster.sync depends on are the state machine's own literals
+    assert _without_nulls(sent) == {**request, "Instances": {**request["Instances"], **FIXED_INSTANCES}}
+    assert sent["Instances"]["KeepJobFlowAliveWhenNoSteps"] is True
+    unset = {key for key, value in {**sent, **sent["Instances"]}.items() if value is None}
+    if variant == "fleets":
+        assert unset == {"SecurityConfiguration", "InstanceGroups", "Ec2SubnetId", "Ec2SubnetIds", "Ec2KeyName"}
+    else:
+        assert unset == {"InstanceFleets", "Ec2SubnetIds"}
+
+
+@pytest.mark.parametrize("file", ASL_FILES)
+def test_create_cluster_refuses_a_request_with_fields_it_would_drop(
+    repo_root: Path, job: JobDefinition, context: StackContext, file: str
+) -> None:
+    # Given a hand-written request with a RunJobFlow field, and an Instances field, the ASL does not pass on
+    trigger = s3_trigger()
+    run_input = build_run_input(job, trigger, context, execution_name(job, trigger))
+    run_input["cluster_request"]["EbsRootVolumeSize"] = 64
+    run_input["cluster_request"]["Instances"]["Placement"] = {"AvailabilityZone": "eu-west-1a"}
+
+    # When CreateCluster's Arguments are evaluated
+    # Then the state fails, naming both, instead of creating a cluster without them
+    named = re.escape("does not pass to RunJobFlow: EbsRootVolumeSize, Instances.Placement")
+    with pytest.raises(Exception, match=named):
+        _run_job_flow(repo_root, file, run_input)
+
+
+def test_add_step_sends_exactly_the_rendered_step(repo_root: Path, job: JobDefinition, context: StackContext) -> None:
+    # Given the rendered steps of the sample job
+    trigger = s3_trigger()
+    run_input = build_run_input(job, trigger, context, execution_name(job, trigger))
+    definition = _definition(repo_root, "transient_cluster_pipeline.asl.json")
+    run_steps = definition["States"]["RunSteps"]
+    parameters = run_steps["ItemProcessor"]["States"]["AddStep"]["Parameters"]
+
+    def fill(template: Any, item: dict[str, Any]) -> Any:
+        # JSONPath Parameters: a key ending in .$ takes the value at its (dotted) path in the item.
+        filled = {}
+        for key, value in template.items():
+            if key.endswith(".$"):
+                filled[key[:-2]] = functools.reduce(lambda node, part: node[part], value[2:].split("."), item)
+            else:
+                filled[key] = fill(value, item) if isinstance(value, dict) else value
+        return filled
+
+    for entry in run_input["steps"]:
+        # When the Map's item (ItemSelector: ClusterId, Step, TimeoutSeconds) fills AddStep's Parameters
+        item = {"ClusterId": "j-1", **entry}
+        sent = fill(parameters, item)
+
+        # Then EMR gets the rendered step, field for field
+        assert run_steps["ItemSelector"]["Step.$"] == "$$.Map.Item.Value.Step"
+        assert sent == {"ClusterId": "j-1", "Step": entry["Step"]}
 
 
 # --- execution names ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from emr_autopilot.jobs import (
     JobDefinition,
     Step,
 )
+from emr_autopilot.simulation import simulated_step
 from emr_autopilot.tags import TAG_EXECUTION_ARN, TAG_JOB, TAG_MANAGED, TAG_RUN_ID
 
 EXECUTION_NAME_MAX = 80
@@ -146,6 +147,7 @@ def build_run_input(job: JobDefinition, trigger: Trigger, context: StackContext,
         TAG_MANAGED: "true",
     }
     run_timeout = int(job.run_timeout.total_seconds())
+    simulated = [step.name for step in job.steps if step.simulate]
     return {
         "run": {
             "job_name": job.name,
@@ -158,16 +160,29 @@ def build_run_input(job: JobDefinition, trigger: Trigger, context: StackContext,
             "run_timeout_seconds": run_timeout,
             "step_concurrency": job.cluster.step_concurrency,
             "step_count": len(job.steps),
+            # The success notification's word: SIMULATED when a step was not run (simulate: true).
+            "outcome": "SIMULATED" if simulated else "SUCCEEDED",
+            "outcome_detail": _outcome_detail(simulated, len(job.steps)),
+            "simulated_steps": simulated,
         },
         "cluster_request": _run_job_flow_request(job, name, tags, context, render),
         "steps": [
             {
-                "Step": _step_config(step, context, render),
+                "Step": simulated_step(_step_config(step, context, render))
+                if step.simulate
+                else _step_config(step, context, render),
                 "TimeoutSeconds": int(step.timeout.total_seconds()) if step.timeout else run_timeout,
             }
             for step in job.steps
         ],
     }
+
+
+def _outcome_detail(simulated: list[str], step_count: int) -> str:
+    if not simulated:
+        return "SUCCEEDED"
+    names = ", ".join(repr(name) for name in simulated)
+    return f"SIMULATED: {len(simulated)} of {step_count} step(s) not run (simulate: true): {names}"[:1000]
 
 
 def _run_job_flow_request(
