@@ -7,13 +7,16 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import boto3
 import click
 
 from emr_autopilot.errors import AutopilotError, JobDefinitionError
 from emr_autopilot.jobs import format_duration, load_jobs
+
+if TYPE_CHECKING:
+    from emr_autopilot_devkit.deploy_jobs import StackOutputs
 
 LOCAL_STATE = Path(".local-runtime/stack.json")
 
@@ -47,15 +50,31 @@ def jobs() -> None:
     """Validate and deploy the job definitions in jobs/."""
 
 
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or boto3.session.Session().region_name or "us-east-1"
+
+
 @jobs.command("validate")
 @click.option("--jobs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("jobs"), show_default=True)
-def jobs_validate(jobs_dir: Path) -> None:
-    """Check every jobs/*.yaml; errors name the file, the field and the reason."""
+@click.option("--stack-name", envvar="EMR_AUTOPILOT_STACK", help="Also check against this stack (trigger buckets).")
+@click.option("--local", is_flag=True, help="Also check against the stack of `emr-autopilot local up`.")
+def jobs_validate(jobs_dir: Path, stack_name: str | None, local: bool) -> None:
+    """Check every jobs/*.yaml as AWS will: each field, the EMR requests a run sends and, with a stack,
+    the trigger buckets. Errors name the file, the field, what was read and what is allowed."""
+    from emr_autopilot_devkit.deploy_jobs import check_against_stack
+
+    stack = _stack(stack_name, local) if stack_name or local else None
     try:
         catalog = load_jobs(jobs_dir)
+        errors = check_against_stack(catalog, jobs_dir, stack, boto3.client("s3") if stack else None, _region())
+        if errors:
+            raise JobDefinitionError.combine(errors)
     except JobDefinitionError as exc:
         click.echo(str(exc), err=True)
-        sys.exit(1)
+        _fail(f"{len(exc.problems)} problem(s) in {jobs_dir}")
+    except KeyError as exc:  # a stack output the check needs is missing
+        _fail(str(exc.args[0]) if exc.args else repr(exc))
+    unchecked = sorted({t.bucket for job in catalog.jobs for t in job.triggers.s3 if t.bucket != "landing"})
     for job in catalog.jobs:
         triggers = [f"s3://{t.bucket}/{t.prefix}*{t.suffix}" for t in job.triggers.s3]
         if job.triggers.schedule:
@@ -64,10 +83,22 @@ def jobs_validate(jobs_dir: Path) -> None:
             f"ok  {job.name}: {len(job.steps)} step(s), {job.cluster.release_label}, "
             f"run timeout {format_duration(job.run_timeout)}, triggers: {', '.join(triggers) or 'manual only'}"
         )
+    if unchecked and stack is None:
+        click.echo(
+            f"note: trigger bucket(s) {', '.join(unchecked)} not checked against a stack; "
+            "pass --stack-name (or --local) to check that the stack starts runs for them"
+        )
     click.echo(f"{len(catalog.jobs)} job(s) valid.")
 
 
 def _outputs(stack_name: str | None, local: bool) -> dict[str, str]:
+    return _stack(stack_name, local).values
+
+
+def _stack(stack_name: str | None, local: bool) -> StackOutputs:
+    """The stack's outputs and parameters (StackOutputs): CloudFormation's, or those of `local up`."""
+    from emr_autopilot_devkit.deploy_jobs import StackOutputs
+
     if local:
         if not LOCAL_STATE.exists():
             _fail("no local stack is running: start one with `emr-autopilot local up`")
@@ -80,7 +111,8 @@ def _outputs(stack_name: str | None, local: bool) -> dict[str, str]:
                 "AWS_DEFAULT_REGION": state["region"],
             }
         )
-        return dict(state["outputs"])
+        notified = state.get("notified_buckets")
+        return StackOutputs(dict(state["outputs"]), notified_buckets=frozenset(notified) if notified else None)
     if not stack_name:
         _fail("--stack-name is required (or --local for the local runtime)")
     from botocore.exceptions import BotoCoreError, ClientError
@@ -89,7 +121,10 @@ def _outputs(stack_name: str | None, local: bool) -> dict[str, str]:
         stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
     except (ClientError, BotoCoreError) as exc:  # no such stack, no credentials, no region: a reason, not a traceback
         _fail(f"cannot read the outputs of stack {stack_name!r}: {exc}")
-    return {item["OutputKey"]: item["OutputValue"] for item in stacks[0].get("Outputs", [])}
+    return StackOutputs(
+        {item["OutputKey"]: item["OutputValue"] for item in stacks[0].get("Outputs", [])},
+        {item["ParameterKey"]: item.get("ParameterValue", "") for item in stacks[0].get("Parameters", [])},
+    )
 
 
 stack_option = click.option(
@@ -100,25 +135,45 @@ local_option = click.option("--local", is_flag=True, help="Use the stack of `emr
 
 @jobs.command("deploy")
 @click.option("--jobs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("jobs"), show_default=True)
+@click.option("--prune", is_flag=True, help="Also remove deployed jobs (and schedules) that are not in --jobs-dir.")
+@click.option("--dry-run", is_flag=True, help="Validate and print the plan; change nothing.")
 @stack_option
 @local_option
-def jobs_deploy(jobs_dir: Path, stack_name: str | None, local: bool) -> None:
-    """Upload job code and the catalog, and create/update/delete the jobs' schedules."""
-    from emr_autopilot_devkit.deploy_jobs import StackOutputs, deploy_jobs
+def jobs_deploy(jobs_dir: Path, prune: bool, dry_run: bool, stack_name: str | None, local: bool) -> None:
+    """Validate every job, print the plan (added, changed, removed), then upload job code and the catalog
+    and sync the jobs' schedules. Any invalid file, or a directory without jobs, changes nothing."""
+    from emr_autopilot.catalog import CATALOG_KEY
+    from emr_autopilot_devkit.deploy_jobs import Plan, deploy_jobs
 
-    outputs = StackOutputs(_outputs(stack_name, local))
+    outputs = _stack(stack_name, local)
+
+    def show(plan: Plan) -> None:
+        target = f"s3://{outputs['ArtifactsBucketName']}/{CATALOG_KEY}"
+        click.echo(f"Plan for {stack_name or 'the local stack'} ({target}):")
+        for line in plan.lines():
+            click.echo(line)
+
     try:
-        report = deploy_jobs(jobs_dir, outputs, boto3.client("s3"), boto3.client("scheduler"))
+        report = deploy_jobs(
+            jobs_dir, outputs, boto3.client("s3"), boto3.client("scheduler"), prune=prune, dry_run=dry_run, on_plan=show
+        )
     except JobDefinitionError as exc:
         click.echo(str(exc), err=True)
         _fail("nothing was deployed")
+    except KeyError as exc:  # a stack output the deploy needs is missing
+        _fail(f"{exc.args[0] if exc.args else exc!r}; nothing was deployed")
+    if dry_run:
+        click.echo(f"Dry run: nothing was changed; {len(report.jobs)} job(s) would be live.")
+        return
     for uri in report.uploaded:
         click.echo(f"uploaded  {uri}")
     for name in report.schedules_upserted:
         click.echo(f"schedule  {name}")
     for name in report.schedules_deleted:
-        click.echo(f"removed   {name}")
-    click.echo(f"{len(report.jobs)} job(s) live.")
+        click.echo(f"removed   schedule {name}")
+    for name in report.plan.removed:
+        click.echo(f"removed   job {name}")
+    click.echo(f"{len(report.jobs)} job(s) live: {', '.join(report.jobs)}.")
 
 
 # -- runs -------------------------------------------------------------------------------------
@@ -151,16 +206,20 @@ def run(job: str, input_uri: str | None, name: str | None, wait: bool, stack_nam
     click.echo(f"{outcome.status}: {outcome.execution_arn}")
     if wait:
         sfn = boto3.client("stepfunctions")
-        while (status := sfn.describe_execution(executionArn=outcome.execution_arn)["status"]) == "RUNNING":
+        while (execution := sfn.describe_execution(executionArn=outcome.execution_arn))["status"] == "RUNNING":
             time.sleep(5)
-        click.echo(status)
+        status = execution["status"]
+        from emr_autopilot_devkit.runs_view import ended_line
+
+        click.echo(ended_line(status, execution.get("input")))  # says SIMULATED when a step was not run
         sys.exit(0 if status == "SUCCEEDED" else 1)
 
 
 @main.group("runs", invoke_without_command=True)
 @click.option("--job", help="Only this job's runs.")
 @click.option(
-    "--status", type=click.Choice(["RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "ENDED"], case_sensitive=False)
+    "--status",
+    type=click.Choice(["RUNNING", "SUCCEEDED", "SIMULATED", "FAILED", "CANCELLED", "ENDED"], case_sensitive=False),
 )
 @click.option("--since", help="Only runs started within this long, e.g. 7d, 12h, 90m.")
 @click.option("--limit", type=int, default=50, show_default=True)
@@ -240,22 +299,27 @@ def reap(
     from pydantic import ValidationError
 
     from emr_autopilot import reaper
-    from emr_autopilot_devkit.reap import format_table, report_json, scan_time
+    from emr_autopilot_devkit.reap import describe_config_error, duration_option, format_table, report_json, scan_time
 
+    try:  # the options first: a typo is named before any AWS call
+        idle_threshold = duration_option("--threshold", threshold, "90m")
+        grace_period = duration_option("--grace", grace, "30m")
+    except ValueError as exc:
+        _fail(str(exc))
     _outputs(stack_name, local)
     try:
         config = reaper.ReaperConfig(
-            idle_threshold=reaper.parse_duration(threshold),
-            grace=reaper.parse_duration(grace),
+            idle_threshold=idle_threshold,
+            grace=grace_period,
             max_terminations=max_terminations,
             dry_run=dry_run,
             scope=scope_tag,
             opt_out=opt_out_tag,
             heal=heal,
-            region=os.environ.get("AWS_REGION") or boto3.session.Session().region_name or "us-east-1",
+            region=_region(),
         )
     except ValidationError as exc:
-        _fail(f"invalid option: {exc}")
+        _fail(describe_config_error(exc))
     now = scan_time(local)
     if now is None:
         _fail("the local runtime's clock is unknown: is `emr-autopilot local up` running from this directory?")
@@ -364,7 +428,15 @@ def local_up(port: int) -> None:
         stack.deploy_jobs()
         LOCAL_STATE.parent.mkdir(exist_ok=True)
         LOCAL_STATE.write_text(
-            json.dumps({"endpoint": stack.endpoint, "region": REGION, "outputs": stack.outputs}, indent=2)
+            json.dumps(
+                {
+                    "endpoint": stack.endpoint,
+                    "region": REGION,
+                    "outputs": stack.outputs,
+                    "notified_buckets": sorted(stack.notified_buckets()),  # for `jobs validate/deploy --local`
+                },
+                indent=2,
+            )
         )
         click.echo(f"Local stack on {stack.endpoint}. In another shell:")
         click.echo(f"  export AWS_ENDPOINT_URL={stack.endpoint} AWS_ACCESS_KEY_ID=testing")

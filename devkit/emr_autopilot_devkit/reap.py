@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from emr_autopilot.durations import format_duration, parse_duration
 from emr_autopilot.reaper import ClusterDecision, ReapReport
 
 CLOCK_FILE = Path(".local-runtime/clock.json")
@@ -54,6 +56,60 @@ class LocalUpCompanion:
 
     def close(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+# -- options ---------------------------------------------------------------------------------------
+DURATION_FORMS = "a number and a unit s, m, h or d (90s, 30m, 2h, 1d), ISO 8601 (PT1H30M), HH:MM:SS, or seconds"
+_UNIT = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+# ReaperConfig's fields, as the command's options name them.
+OPTION_OF = {
+    "idle_threshold": "--threshold",
+    "grace": "--grace",
+    "max_terminations": "--max-terminations",
+    "scope": "--scope-tag",
+    "opt_out": "--opt-out-tag",
+}
+
+
+_EXAMPLES = {
+    "--threshold": "90m",
+    "--grace": "30m",
+    "--scope-tag": "team=data-platform",
+    "--opt-out-tag": "emr-autopilot:reaper=skip",
+}
+
+
+def duration_option(option: str, text: str, example: str) -> timedelta:
+    """An option's duration; ValueError in the option's words (what was read, what is allowed, an example)."""
+    try:
+        return parse_duration(text)
+    except (ValueError, OverflowError):  # OverflowError: more seconds than a timedelta holds
+        pass
+    parts = re.findall(r"(\d+)\s*([dhms])", text.strip().lower())
+    if parts and re.fullmatch(r"(\s*\d+\s*[dhms])+\s*", text.lower()):
+        # "1h30m": one unit only; say what it would be in one.
+        total = timedelta(seconds=sum(int(number) * _UNIT[unit] for number, unit in parts))
+        example = f"{format_duration(total)} (one unit: {text.strip()} is {format_duration(total)})"
+    raise ValueError(f"{option}: read {text!r}: not a duration. Allowed: {DURATION_FORMS}; e.g. {option} {example}")
+
+
+def describe_config_error(error: Any) -> str:
+    """A ReaperConfig ValidationError as one line per option, without pydantic's wording or links."""
+    lines = []
+    for item in error.errors(include_url=False):
+        field = str(item["loc"][0]) if item["loc"] else ""
+        value = item.get("input")
+        shown = format_duration(value) if isinstance(value, timedelta) else repr(value)
+        ctx = item.get("ctx") or {}
+        if item["type"] == "string_too_short":
+            reason = "a tag key must not be empty"
+        elif item["type"] == "string_too_long":
+            reason = f"at most {ctx.get('max_length')} characters"
+        else:
+            reason = str(item["msg"]).removeprefix("Value error, ").replace("Input should be", "expected")
+        option = OPTION_OF.get(field, field)
+        lines.append(f"{option}: read {shown}: {reason}; e.g. {option} {_EXAMPLES.get(option, '')}".rstrip())
+    return "\n".join(lines)
 
 
 # -- output -----------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ COMMANDS = [["jobs", "validate"], ["jobs", "deploy"], ["run"], ["runs"], ["runs"
 OPTIONS = [
     "--stack-name", "--local", "--input", "--name", "--wait", "--no-wait", "--jobs-dir", "--job", "--status",
     "--since", "--limit", "--json", "--dry-run", "--threshold", "--grace", "--max-terminations", "--scope-tag",
-    "--opt-out-tag", "--heal", "--yes", "--help", "--version", "red-violations", "s3://b/k.csv", "7d", "-1",
+    "--opt-out-tag", "--heal", "--yes", "--prune", "--help", "--version", "red-violations", "s3://b/k.csv", "7d", "-1",
     "0", "FAILED", "emr-autopilot", "jobs", "j-2AXXXXXXGAPLF", "--",
 ]  # fmt: skip
 LOCAL_RUNTIME = {"demo", "up", "invoke", "reliability"}  # start a local stack: never from a fuzzed argument
@@ -43,7 +43,12 @@ OWN_OPTIONS = {
     "reap": ["--threshold", "--grace", "--max-terminations", "--scope-tag", "--opt-out-tag"],
     "": [],
 }
-FLAGS = {"run": ["--wait"], "runs": ["--json"], "reap": ["--dry-run", "--heal", "--json", "--yes"]}
+FLAGS = {
+    "run": ["--wait"],
+    "runs": ["--json"],
+    "reap": ["--dry-run", "--heal", "--json", "--yes"],
+    "jobs deploy": ["--prune", "--dry-run"],
+}
 
 
 @st.composite

@@ -23,6 +23,9 @@ from tests.unit.fuzzing import WEIRD_STRINGS, Tally, fuzz_settings, json_values,
 JOBS = Path(__file__).resolve().parents[2] / "jobs"
 SAMPLE = yaml.safe_load((JOBS / "red-violations.yaml").read_text(encoding="utf-8"))
 TALLY = Tally()
+# Every reason says what was read, what is missing or what is unknown; none is in pydantic's or a regex's words.
+USER_MARKS = ("read ", "missing", "unknown field", "cannot be read", "expected a mapping")
+NOT_USER_WORDS = ("pydantic", "http", "Input should", "Value error", "pattern", "Extra inputs", "should be", "^(")
 
 # YAML that is valid YAML but not a job: tags, anchors, merges, odd scalars, documents.
 ODD_YAML = [
@@ -91,6 +94,12 @@ def test_a_job_file_is_either_a_job_or_an_error_that_names_the_problem(jobs_dir:
         TALLY.add("load_job_file", "rejected")
         assert str(path) in str(exc)
         assert exc.problems
+        # in the job file's words: what was read or what is missing, never pydantic's words or links
+        for problem in exc.problems:
+            if "not valid YAML" in problem:  # PyYAML's own report, with its line and column
+                continue
+            assert any(mark in problem for mark in USER_MARKS), problem
+            assert not any(word in problem for word in NOT_USER_WORDS), problem
         return
     except Exception:
         TALLY.add("load_job_file", "unhandled")

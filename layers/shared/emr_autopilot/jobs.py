@@ -5,6 +5,7 @@ A job is one YAML file under jobs/. It is validated here, in the CLI, in
 invalid definition never reaches EMR.
 """
 
+import re
 import string
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
@@ -17,6 +18,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
     model_validator,
 )
@@ -25,6 +28,8 @@ from pydantic import (
 # keep importing them from here.
 from emr_autopilot.durations import Duration, format_duration, parse_duration  # noqa: F401
 from emr_autopilot.errors import JobDefinitionError
+from emr_autopilot.s3_uris import bucket_problem, s3_uri_problem
+from emr_autopilot.schedules import check_schedule
 
 # Placeholders a step arg, output URI or bootstrap arg may use.
 PLACEHOLDERS = frozenset(
@@ -43,21 +48,71 @@ PLACEHOLDERS = frozenset(
 )
 
 
+# What each placeholder looks like in a run, to check what a templated value renders to.
+_EXAMPLE_VALUES = {
+    "input_uri": "s3://example-landing/inspections/latest.csv",
+    "output_uri": "s3://example-curated/job/2026-01-31/run/",
+    "run_id": "job-manual-20260131T060000Z-0a1b2c",
+    "run_date": "2026-01-31",
+    "job_name": "job",
+    "artifacts_uri": "s3://example-artifacts/jobs/",
+    "landing_bucket": "example-landing",
+    "curated_bucket": "example-curated",
+    "artifacts_bucket": "example-artifacts",
+    "region": "us-east-1",
+}
+_BUCKET_PLACEHOLDERS = "{curated_bucket}, {landing_bucket} or {artifacts_bucket}"
+
+
+class _FieldError(ValueError):
+    """A model-level problem that belongs to one field below the model (e.g. "instance_fleets")."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def placeholders_in(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
+def _braced(names: set[str] | frozenset[str]) -> str:
+    return ", ".join("{" + name + "}" for name in sorted(names))
 
 
 def _check_placeholders(text: str) -> str:
     try:
         unknown = placeholders_in(text) - PLACEHOLDERS
-    except ValueError as exc:  # unbalanced braces
-        raise ValueError(f"{text!r}: {exc}") from exc
+    except ValueError:  # unbalanced braces
+        raise ValueError(
+            f"read {text!r}: a '{{' or '}}' without its pair. Allowed: placeholders such as {{run_id}}; "
+            "write {{ or }} for a literal brace"
+        ) from None
     if unknown:
-        raise ValueError(f"unknown placeholder(s) {sorted(unknown)} in {text!r}; known: {sorted(PLACEHOLDERS)}")
+        import difflib
+
+        guesses = [difflib.get_close_matches(name, PLACEHOLDERS, n=1) for name in sorted(unknown)]
+        hint = "".join(f"; did you mean {{{g[0]}}}?" for g in guesses if g)
+        raise ValueError(
+            f"read {text!r}: unknown placeholder {_braced(unknown)}{hint or '.'} Allowed: {_braced(PLACEHOLDERS)}"
+        )
     try:  # a format spec or conversion ("{run_date:%Y}") would only fail when a run is rendered
         text.format_map(dict.fromkeys(PLACEHOLDERS, "x"))
-    except (ValueError, KeyError, IndexError, AttributeError) as exc:
-        raise ValueError(f"{text!r} cannot be rendered: a format spec or conversion does not fit a text value") from exc
+    except (ValueError, KeyError, IndexError, AttributeError):
+        raise ValueError(
+            f"read {text!r}: it cannot be rendered: a format spec or conversion (':' or '!' after the name) "
+            "does not fit a text value. Allowed: the placeholder alone, e.g. {run_date}"
+        ) from None
+    return text
+
+
+def _check_arg(text: str) -> str:
+    """An arg that starts like an S3 URI must be one once rendered: EMR would read 's3:/x' as a local path."""
+    if re.match(r"(?i)s3:", text) and (problem := s3_uri_problem(text.format_map(_EXAMPLE_VALUES))):
+        raise ValueError(
+            f"read {text!r}: {problem}. Allowed: s3://<bucket>/<key>, where the bucket is a name or "
+            f"{_BUCKET_PLACEHOLDERS}; e.g. s3://{{curated_bucket}}/{{job_name}}/"
+        )
     return text
 
 
@@ -65,16 +120,84 @@ def _check_no_placeholders(text: str | None, forbidden: set[str], field: str) ->
     # Rendering fills input_uri, then output_uri, in that order; a value cannot use what is not yet known.
     used = placeholders_in(text) & forbidden if text else set()
     if used:
-        raise ValueError(f"{field} cannot use {sorted('{' + name + '}' for name in used)}")
+        allowed = _braced(PLACEHOLDERS - forbidden)
+        raise ValueError(f"read {text!r}: {field} cannot use {_braced(used)} (not known yet). Allowed: {allowed}")
+    return text
+
+
+def _check_templated_uri(text: str | None, field: str, example: str) -> str | None:
+    """A templated value that must render to an s3:// URI (output_uri, schedule_input_uri)."""
+    if text is None:
+        return None
+    problem = s3_uri_problem(text.format_map(_EXAMPLE_VALUES))
+    if problem:
+        raise ValueError(
+            f"read {text!r}: {problem}. Allowed: s3://<bucket>/<prefix>, where the bucket is a name or "
+            f"{_BUCKET_PLACEHOLDERS}; e.g. {field}: {example}"
+        )
     return text
 
 
 def _check_location(value: str) -> str:
-    if not value.startswith("s3://"):
-        path = PurePosixPath(value)
-        if path.is_absolute() or ".." in path.parts or "\\" in value:
-            raise ValueError(f"{value!r}: use an s3:// URI or a relative path inside jobs/ (no '/...', '..' or '\\')")
+    if re.match(r"(?i)s3[an]?:", value):
+        problem = s3_uri_problem(value, needs_key=True)
+        if problem:
+            raise ValueError(
+                f"read {value!r}: {problem}. Allowed: s3://<bucket>/<key> of the file, or a path relative to jobs/; "
+                "e.g. s3://my-bucket/scripts/run.py or my_job/run.py"
+            )
+        return value
+    path = PurePosixPath(value)
+    if path.is_absolute() or ".." in path.parts or "\\" in value or "://" in value:
+        raise ValueError(
+            f"read {value!r}: not inside jobs/. Allowed: an s3:// URI, or a path relative to jobs/ "
+            "(no leading '/', no '..', no '\\'); e.g. my_job/run.py"
+        )
     return value
+
+
+def _check_log_uri(value: str | None) -> str | None:
+    problem = s3_uri_problem(value) if value is not None else None
+    if problem:
+        raise ValueError(
+            f"read {value!r}: {problem}. Allowed: an s3:// URI (no placeholders); e.g. log_uri: s3://my-logs-bucket/emr/"
+        )
+    return value
+
+
+def _check_bucket(value: str) -> str:
+    problem = None if value == "landing" else bucket_problem(value)
+    if problem:
+        raise ValueError(
+            f"read {value!r}: not a bucket name: {problem}. Allowed: landing (the stack's landing bucket) "
+            "or the name of a bucket the stack listens on; e.g. bucket: landing"
+        )
+    return value
+
+
+def _duration_between(low: timedelta, high: timedelta | None, field: str, example: str, why: str = "") -> Any:
+    """A duration within [low, high]; the message says how a bare number was read."""
+
+    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> timedelta:
+        try:
+            parsed: timedelta = handler(value)
+        except OverflowError:  # a number of seconds beyond what a timedelta holds
+            message = f"read {_shown(value)}: far too long. Allowed: {_DURATION_HINT}; e.g. {field}: {example}"
+            raise ValueError(message) from None
+        if low <= parsed and (high is None or parsed <= high):
+            return parsed
+        bare = isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit())
+        read = f"read {value!r}" if isinstance(value, str) else f"read {value}"
+        if bare:
+            read += f": a number without a unit is seconds, so {format_duration(parsed)}"
+        elif parsed.total_seconds() < 0:
+            read += ": a negative duration"
+        else:
+            read += f", which is {format_duration(parsed)}"
+        limit = f"{format_duration(low)} to {format_duration(high)}" if high else f"at least {format_duration(low)}"
+        raise ValueError(f"{read}. Allowed: {limit}{why}; e.g. {field}: {example}")
+
+    return WrapValidator(check)
 
 
 def _property_value(value: Any) -> Any:
@@ -87,9 +210,16 @@ def _property_value(value: Any) -> Any:
 
 
 Templated = Annotated[str, BeforeValidator(lambda v: _check_placeholders(v) if isinstance(v, str) else v)]
+TemplatedArg = Annotated[Templated, AfterValidator(_check_arg)]
 # A location: an s3:// URI, or a path relative to jobs/ that `jobs deploy` uploads.
 Location = Annotated[str, Field(min_length=1), AfterValidator(_check_location)]
 PropertyValue = Annotated[str, BeforeValidator(_property_value)]
+# EMR's AutoTerminationPolicy IdleTimeout: 60 to 604800 seconds (RunJobFlow API reference).
+IdleTimeout = Annotated[
+    Duration, _duration_between(timedelta(minutes=1), timedelta(days=7), "idle_timeout", "30m", " (EMR's range)")
+]
+RunTimeout = Annotated[Duration, _duration_between(timedelta(minutes=5), timedelta(days=7), "run_timeout", "2h")]
+StepTimeout = Annotated[Duration, _duration_between(timedelta(minutes=1), None, "timeout", "30m")]
 
 
 class _Model(BaseModel):
@@ -98,9 +228,8 @@ class _Model(BaseModel):
 
 
 class S3Trigger(_Model):
-    bucket: str = Field(
-        description="Bucket name, or 'landing' for the stack's landing bucket.",
-        pattern=r"^(landing|[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$",
+    bucket: Annotated[str, AfterValidator(_check_bucket)] = Field(
+        description="Bucket name, or 'landing' for the stack's landing bucket."
     )
     prefix: str = ""
     suffix: str = ""
@@ -112,17 +241,16 @@ class S3Trigger(_Model):
 
 class Triggers(_Model):
     s3: list[S3Trigger] = Field(default_factory=list)
-    schedule: str | None = Field(
-        default=None,
-        description="An EventBridge Scheduler expression: rate(...) or cron(...).",
-        pattern=r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$",
+    schedule: Annotated[str, AfterValidator(check_schedule)] | None = Field(
+        default=None, description="An EventBridge Scheduler expression: rate(...), cron(...) or at(...)."
     )
     schedule_input_uri: Templated | None = Field(default=None, description="The input_uri of scheduled runs.")
 
     @field_validator("schedule_input_uri")
     @classmethod
     def _schedule_input_placeholders(cls, value: str | None) -> str | None:
-        return _check_no_placeholders(value, {"input_uri", "output_uri"}, "schedule_input_uri")
+        _check_no_placeholders(value, {"input_uri", "output_uri"}, "schedule_input_uri")
+        return _check_templated_uri(value, "schedule_input_uri", "s3://{landing_bucket}/inspections/latest.csv")
 
 
 class InstanceGroup(_Model):
@@ -164,10 +292,17 @@ class InstanceFleet(_Model):
 
     @model_validator(mode="after")
     def _capacity(self) -> Self:
-        if self.target_on_demand_capacity + self.target_spot_capacity == 0:
-            raise ValueError("a fleet needs target_on_demand_capacity or target_spot_capacity > 0")
-        if self.role == "MASTER" and self.target_on_demand_capacity + self.target_spot_capacity != 1:
-            raise ValueError("the MASTER fleet has a target capacity of exactly 1")
+        total = self.target_on_demand_capacity + self.target_spot_capacity
+        if total == 0:
+            raise ValueError(
+                "read a target capacity of 0: a fleet needs target_on_demand_capacity or target_spot_capacity > 0. "
+                "Allowed: a whole number of 1 or more in one of them; e.g. target_on_demand_capacity: 1"
+            )
+        if self.role == "MASTER" and total != 1:
+            raise ValueError(
+                f"read a target capacity of {total}: the MASTER fleet has a target capacity of exactly 1. "
+                "Allowed: 1 (on demand or spot); e.g. target_on_demand_capacity: 1"
+            )
         return self
 
 
@@ -181,18 +316,27 @@ class ManagedScaling(_Model):
     @model_validator(mode="after")
     def _bounds(self) -> Self:
         if self.maximum < self.minimum:
-            raise ValueError("maximum must be >= minimum")
+            raise _FieldError(
+                "maximum",
+                f"read {self.maximum}, below minimum ({self.minimum}): maximum must be >= minimum. "
+                f"Allowed: {self.minimum} or more",
+            )
         for field in ("maximum_on_demand", "maximum_core"):
             limit = getattr(self, field)
             if limit is not None and limit > self.maximum:
-                raise ValueError(f"{field} must be <= maximum")
+                low = 0 if field == "maximum_on_demand" else 1
+                raise _FieldError(
+                    field,
+                    f"read {limit}, above maximum ({self.maximum}): {field} must be <= maximum. "
+                    f"Allowed: {low} to {self.maximum}",
+                )
         return self
 
 
 class BootstrapAction(_Model):
     name: str
     path: Location
-    args: list[Templated] = Field(default_factory=list)
+    args: list[TemplatedArg] = Field(default_factory=list)
 
 
 class Configuration(_Model):
@@ -209,45 +353,70 @@ class ClusterSpec(_Model):
     managed_scaling: ManagedScaling | None = None
     bootstrap_actions: list[BootstrapAction] = Field(default_factory=list)
     configurations: list[Configuration] = Field(default_factory=list)
-    log_uri: str | None = Field(default=None, pattern=r"^s3://[a-z0-9][a-z0-9.-]+[a-z0-9](/.*)?$")
+    log_uri: Annotated[str, AfterValidator(_check_log_uri)] | None = None
     service_role: str | None = None
     instance_profile: str | None = None
     subnet_ids: list[str] = Field(default_factory=list)
     security_configuration: str | None = None
     ec2_key_name: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
-    idle_timeout: Duration = Field(default=timedelta(hours=1))
+    idle_timeout: IdleTimeout = Field(default=timedelta(hours=1))
     step_concurrency: int = Field(default=1, ge=1, le=256)
 
     @model_validator(mode="after")
     def _topology(self) -> Self:
         if (self.instance_groups is None) == (self.instance_fleets is None):
-            raise ValueError("set exactly one of instance_groups or instance_fleets")
+            read = "both" if self.instance_groups is not None else "neither of them"
+            raise _FieldError(
+                "instance_groups",
+                f"read {read}: set exactly one of instance_groups or instance_fleets. "
+                "Allowed: one of them; e.g. instance_groups: [{role: MASTER, instance_type: m5.xlarge}]",
+            )
+        kind = "instance_groups" if self.instance_groups is not None else "instance_fleets"
         nodes = self.instance_groups or self.instance_fleets or []
         roles = [node.role for node in nodes]
         if roles.count("MASTER") != 1:
-            raise ValueError("exactly one MASTER instance group or fleet is required")
+            raise _FieldError(
+                kind,
+                f"read {roles.count('MASTER')} with role MASTER. Allowed: exactly one MASTER "
+                f"(the primary node), then CORE and TASK; e.g. {kind}: [{{role: MASTER, ...}}, {{role: CORE, ...}}]",
+            )
         if self.instance_fleets is not None:
             repeated = sorted({role for role in roles if roles.count(role) > 1})
             if repeated:
-                raise ValueError(f"a cluster has at most one instance fleet per role; repeated: {repeated}")
+                raise _FieldError(
+                    kind,
+                    f"read more than one fleet with role {', '.join(repeated)}: a cluster has at most one instance "
+                    f"fleet per role; repeated: {repeated}. Allowed: one MASTER, one CORE, one TASK fleet",
+                )
         elif roles.count("CORE") > 1:
-            raise ValueError("a cluster has at most one CORE instance group")
-        if self.instance_groups is None and self.managed_scaling and self.managed_scaling.unit_type == "Instances":
-            raise ValueError("instance fleets scale in InstanceFleetUnits or VCPU, not Instances")
-        if (
-            self.instance_groups is not None
-            and self.managed_scaling
-            and self.managed_scaling.unit_type == "InstanceFleetUnits"
-        ):
-            raise ValueError("instance groups scale in Instances or VCPU, not InstanceFleetUnits")
+            raise _FieldError(
+                kind,
+                f"read {roles.count('CORE')} CORE instance groups: a cluster has at most one CORE instance group. "
+                "Allowed: one MASTER, one CORE, and TASK groups",
+            )
+        if self.managed_scaling:
+            unit = self.managed_scaling.unit_type
+            allowed = ("Instances", "VCPU") if self.instance_groups is not None else ("InstanceFleetUnits", "VCPU")
+            if unit not in allowed:
+                noun = "instance groups" if self.instance_groups is not None else "instance fleets"
+                raise _FieldError(
+                    "managed_scaling.unit_type",
+                    f"read {unit!r}: {noun} scale in {' or '.join(allowed)}, not {unit}. "
+                    f"Allowed: {' or '.join(allowed)}; e.g. unit_type: {allowed[0]}",
+                )
         if self.instance_groups is not None and len(self.subnet_ids) > 1:
-            raise ValueError("instance groups take one subnet; use instance_fleets for several")
-        seconds = self.idle_timeout.total_seconds()
-        if not 60 <= seconds <= 604800:
-            raise ValueError("idle_timeout must be between 60s and 7d (EMR's AutoTerminationPolicy range)")
+            raise _FieldError(
+                "subnet_ids",
+                f"read {len(self.subnet_ids)} subnets: instance groups take one subnet. "
+                "Allowed: one subnet, or instance_fleets for several",
+            )
         if self.step_concurrency > 1 and _release_tuple(self.release_label) < (5, 28, 0):
-            raise ValueError("step_concurrency > 1 needs emr-5.28.0 or later")
+            raise _FieldError(
+                "step_concurrency",
+                f"read {self.step_concurrency} with {self.release_label}: step_concurrency > 1 needs emr-5.28.0 "
+                "or later. Allowed: 1, or a later release_label",
+            )
         return self
 
     @field_validator("tags")
@@ -255,7 +424,10 @@ class ClusterSpec(_Model):
     def _no_reserved_tags(cls, tags: dict[str, str]) -> dict[str, str]:
         reserved = [key for key in tags if key.startswith("emr-autopilot:")]
         if reserved:
-            raise ValueError(f"tag keys {reserved} are reserved for the pipeline")
+            raise ValueError(
+                f"read tag key(s) {', '.join(reserved)}: tag keys {reserved} are reserved for the pipeline. "
+                "Allowed: any other key; e.g. team: data-platform"
+            )
         return tags
 
 
@@ -269,24 +441,44 @@ class Step(_Model):
     script: Location | None = Field(
         default=None, description="spark-submit application or script to run: s3:// or relative to jobs/."
     )
-    spark_args: list[Templated] = Field(default_factory=list, description="Options before the application.")
-    args: list[Templated] = Field(default_factory=list)
+    spark_args: list[TemplatedArg] = Field(default_factory=list, description="Options before the application.")
+    args: list[TemplatedArg] = Field(default_factory=list)
     action_on_failure: Literal["TERMINATE_CLUSTER", "CANCEL_AND_WAIT", "CONTINUE"] = "CONTINUE"
-    timeout: Duration | None = None
+    timeout: StepTimeout | None = None
+    simulate: bool = Field(
+        default=False,
+        description="Do not run this step (on AWS or locally): an echo stands in for it and the run is "
+        "reported SIMULATED. For trying a pipeline whose step this machine cannot run (hive, hadoop jar).",
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> Self:
         if self.type in ("spark-submit", "script") and not self.script:
-            raise ValueError(f"a {self.type} step needs 'script'")
+            example = "my_job/app.py" if self.type == "spark-submit" else "my_job/run.sh"
+            raise _FieldError(
+                "script",
+                f"missing: a {self.type} step needs 'script'. Allowed: an s3:// URI or a path relative to jobs/; "
+                f"e.g. script: {example}",
+            )
         if self.type == "command":
             if self.script:
-                raise ValueError("a command step takes its whole command line in 'args', not 'script'")
+                raise _FieldError(
+                    "script",
+                    f"read {self.script!r}: a command step takes its whole command line in 'args', not 'script'. "
+                    "Allowed: type script (or spark-submit) for a file to run; e.g. args: [bash, -c, 'echo hi']",
+                )
             if not self.args:
-                raise ValueError("a command step needs 'args' (the command-runner.jar command line)")
+                raise _FieldError(
+                    "args",
+                    "missing: a command step needs 'args' (the command-runner.jar command line). "
+                    "Allowed: a list of words; e.g. args: [spark-submit, --version]",
+                )
         if self.type != "spark-submit" and self.spark_args:
-            raise ValueError("spark_args only apply to spark-submit steps")
-        if self.timeout is not None and self.timeout.total_seconds() < 60:
-            raise ValueError("a step timeout is at least 60s")
+            raise _FieldError(
+                "spark_args",
+                f"read spark_args on a {self.type} step: spark_args only apply to spark-submit steps. "
+                "Allowed: type spark-submit, or the options in args",
+            )
         return self
 
 
@@ -300,7 +492,7 @@ class JobDefinition(_Model):
     cluster: ClusterSpec
     steps: list[Step] = Field(min_length=1, max_length=256)
     output_uri: Templated = "s3://{curated_bucket}/{job_name}/{run_date}/{run_id}/"
-    run_timeout: Duration = Field(default=timedelta(hours=2))
+    run_timeout: RunTimeout = Field(default=timedelta(hours=2))
     notification_topic_arn: str | None = Field(
         default=None,
         # The state machine role may publish to the stack's topic and to topics named emr-autopilot-*.
@@ -311,20 +503,19 @@ class JobDefinition(_Model):
     @field_validator("output_uri")
     @classmethod
     def _output_placeholders(cls, value: str) -> str:
-        checked = _check_no_placeholders(value, {"output_uri"}, "output_uri")
-        assert checked is not None
-        return checked
+        _check_no_placeholders(value, {"output_uri"}, "output_uri")
+        _check_templated_uri(value, "output_uri", "s3://{curated_bucket}/{job_name}/{run_date}/{run_id}/")
+        return value
 
     @model_validator(mode="after")
     def _timeouts(self) -> Self:
-        run_seconds = self.run_timeout.total_seconds()
-        if not 300 <= run_seconds <= 7 * 86400:
-            raise ValueError("run_timeout must be between 5m and 7d")
         for index, step in enumerate(self.steps):
             if step.timeout and step.timeout > self.run_timeout:
-                raise ValueError(
-                    f"steps.{index}.timeout: {format_duration(step.timeout)} (step {step.name!r}) "
-                    f"is longer than the job's run_timeout ({format_duration(self.run_timeout)})"
+                raise _FieldError(
+                    f"steps.{index}.timeout",
+                    f"read {format_duration(step.timeout)} (step {step.name!r}) "
+                    f"is longer than the job's run_timeout ({format_duration(self.run_timeout)}). "
+                    f"Allowed: at most {format_duration(self.run_timeout)}, or a longer run_timeout",
                 )
         return self
 
@@ -351,7 +542,7 @@ class JobCatalog(_Model):
         names = [job.name for job in self.jobs]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
-            raise ValueError(f"job names must be unique: {duplicates}")
+            raise ValueError(f"read job name(s) {', '.join(duplicates)} more than once: job names must be unique")
         return self
 
     def get(self, name: str) -> JobDefinition:
@@ -361,11 +552,189 @@ class JobCatalog(_Model):
         raise KeyError(name)
 
 
-def _describe_errors(error: ValidationError) -> list[str]:
+# For pydantic's own checks (types, patterns, bounds): what a field takes, and an example line.
+_HINTS: dict[str, tuple[str, str]] = {
+    "steps.name": ("text of 1 to 256 characters", "name: Count red violations"),
+    "cluster.bootstrap_actions.name": ("text", "name: install-deps"),
+    "name": (
+        "2-40 lower-case letters, digits and '-', starting and ending with a letter or digit",
+        "name: red-violations",
+    ),
+    "release_label": ("emr-<major>.<minor>.<patch>", "release_label: emr-7.5.0"),
+    "notification_topic_arn": (
+        "the ARN of an SNS topic whose name starts with emr-autopilot- (the pipeline may publish only there "
+        "and to the stack's topic)",
+        "notification_topic_arn: arn:aws:sns:us-east-1:123456789012:emr-autopilot-alerts",
+    ),
+    "instance_type": ("an EC2 instance type", "instance_type: m5.xlarge"),
+    "instance_count": ("a whole number from 1 to 500", "instance_count: 2"),
+    "steps": ("a list of 1 to 256 steps", "steps: [{name: count, type: spark-submit, script: my_job/app.py}]"),
+    "cluster": ("the cluster's settings", "cluster: {release_label: emr-7.5.0, instance_groups: [...]}"),
+    "type": ("spark-submit, script or command", "type: spark-submit"),
+    "role": ("MASTER, CORE or TASK", "role: MASTER"),
+    "applications": ("a list of EMR application names", "applications: [Hadoop, Spark]"),
+    "args": ("a list of words", "args: [--input, '{input_uri}']"),
+    "spark_args": ("a list of spark-submit options", "spark_args: [--deploy-mode, cluster]"),
+    "instance_types": ("a list of 1 to 30 instance types", "instance_types: [{instance_type: m5.xlarge}]"),
+    "minimum": ("a whole number of 1 or more", "minimum: 2"),
+    "maximum": ("a whole number of 1 or more", "maximum: 10"),
+    "step_concurrency": ("a whole number from 1 to 256", "step_concurrency: 1"),
+    "timeout_minutes": ("a whole number from 5 to 1440", "timeout_minutes: 10"),
+    "ebs_volume_gb": ("a whole number from 1 to 16384", "ebs_volume_gb: 64"),
+    "target_on_demand_capacity": ("a whole number of 0 or more", "target_on_demand_capacity: 1"),
+    "target_spot_capacity": ("a whole number of 0 or more", "target_spot_capacity: 4"),
+    "weighted_capacity": ("a whole number of 1 or more", "weighted_capacity: 1"),
+    "triggers.s3.bucket": ("landing, or the name of a bucket the stack listens on", "bucket: landing"),
+    "script": ("an s3:// URI or a path relative to jobs/", "script: my_job/app.py"),
+    "path": ("an s3:// URI or a path relative to jobs/", "path: my_job/bootstrap.sh"),
+}
+_DURATION_HINT = (
+    "a number and a unit s, m, h or d (90s, 30m, 2h, 1d), ISO 8601 (PT1H30M), HH:MM:SS, or a number of seconds"
+)
+_DURATION_FIELDS = {"timeout": "30m", "run_timeout": "2h", "idle_timeout": "30m"}
+_TYPE_WORDS = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list (lines starting with '- ', or [a, b])",
+    "dict_type": "a mapping (key: value lines)",
+    "model_type": "a mapping of fields (key: value lines)",
+    "model_attributes_type": "a mapping of fields (key: value lines)",
+}
+_BOUNDS = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value if len(value) <= 80 else value[:77] + "...")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return str(value)[:80]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model class inside an annotation (X, list[X], X | None, "X")."""
+    import typing
+
+    if isinstance(annotation, typing.ForwardRef):
+        annotation = annotation.__forward_arg__
+    if isinstance(annotation, str):
+        annotation = globals().get(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _model_at(root: type[BaseModel], path: list[Any]) -> type[BaseModel] | None:
+    current: type[BaseModel] | None = root
+    for part in path:
+        if current is None:
+            return None
+        if isinstance(part, int):  # a list index: the list's item model is already current
+            continue
+        fields = current.model_fields
+        field = fields.get(part) or next((f for f in fields.values() if f.alias == part), None)
+        current = _model_in(field.annotation) if field is not None else None
+    return current
+
+
+def _where_else(root: type[BaseModel], name: str) -> str | None:
+    """The path of a field called `name` elsewhere in the job (for a field written at the wrong level)."""
+    queue: list[tuple[type[BaseModel], str]] = [(root, "")]
+    seen: set[type[BaseModel]] = set()
+    while queue:
+        model, prefix = queue.pop(0)
+        if model in seen:
+            continue
+        seen.add(model)
+        for field_name, field in model.model_fields.items():
+            key = field.alias or field_name
+            if key == name:
+                return prefix + key
+            inner = _model_in(field.annotation)
+            if inner is not None:
+                queue.append((inner, f"{prefix}{key}."))
+    return None
+
+
+def _plain(item: Any, loc: list[Any], root: type[BaseModel]) -> str:
+    """One pydantic error in the job file's words: what was read, what is allowed, an example."""
+    import difflib
+
+    kind, value, ctx = item["type"], item.get("input"), item.get("ctx") or {}
+    leaf = next((part for part in reversed(loc) if isinstance(part, str)), "")
+    path = ".".join(part for part in loc if isinstance(part, str))
+    allowed, example = _HINTS.get(path) or (_HINTS.get(leaf) if leaf != "name" else None) or ("", "")
+    tail = (f". Allowed: {allowed}" if allowed else "") + (f"; e.g. {example}" if example else "")
+    if kind == "value_error":
+        return str(ctx.get("error", item["msg"]))
+    if kind == "extra_forbidden":
+        model = _model_at(root, loc[:-1])
+        known = _field_names(model) if model else []
+        elsewhere = _where_else(root, leaf)
+        close = difflib.get_close_matches(leaf, known, n=1, cutoff=0.6)
+        if elsewhere and elsewhere != leaf:
+            hint = f"; it is a field of {elsewhere.rpartition('.')[0]}, not here ({elsewhere})."
+        else:
+            hint = f"; did you mean {close[0]!r}?" if close else "."
+        return f"unknown field {leaf!r}{hint} Fields here: {', '.join(known)}"
+    if kind == "missing":
+        return f"missing: {leaf or 'this field'} is required{tail}"
+    if kind.startswith("time_delta") or (leaf in _DURATION_FIELDS and kind in _TYPE_WORDS):
+        example = _DURATION_FIELDS.get(leaf, "30m")
+        return f"read {_shown(value)}: not a duration. Allowed: {_DURATION_HINT}; e.g. {leaf}: {example}"
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5) if isinstance(value, str) else []
+        guess = f"; did you mean {close[0]}?" if close else ""
+        return f"read {_shown(value)}: not one of the allowed values{guess} Allowed: {', '.join(choices)}"
+    if kind == "string_pattern_mismatch":
+        return f"read {_shown(value)}: not in the expected form{tail or '. Allowed: see the README'}"
+    if kind in _BOUNDS:
+        bound = next(iter(ctx.values()), "")
+        return f"read {_shown(value)}: must be {_BOUNDS[kind]} {bound}{tail}"
+    if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
+        unit = "character(s)" if kind.startswith("string") else "item(s)"
+        size = len(value) if isinstance(value, str | list | dict | tuple) else ctx.get("actual_length", "?")
+        limit = ctx.get("min_length") if "short" in kind else ctx.get("max_length")
+        word = "at least" if "short" in kind else "at most"
+        return f"read {size} {unit}: {word} {limit} allowed{tail}"
+    if kind in _TYPE_WORDS:
+        return f"read {_shown(value)}: expected {_TYPE_WORDS[kind]}{tail}"
+    message = str(item["msg"]).replace("Input should be", "expected").replace("Value error, ", "")
+    return f"read {_shown(value)}: {message}{tail}"
+
+
+def describe_errors(error: ValidationError, root: type[BaseModel] | None = None) -> list[str]:
+    """`field: reason` lines in the job file's words (no pydantic wording, no documentation links)."""
+    root = root or JobDefinition
     lines = []
-    for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        lines.append(f"{where}: {item['msg']}")
+    for item in error.errors(include_url=False):
+        loc = list(item["loc"])
+        ctx_error = (item.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, _FieldError):
+            loc += [int(part) if part.isdigit() else part for part in ctx_error.field.split(".")]
+        where = ".".join(str(part) for part in loc) or "(top level)"
+        lines.append(f"{where}: {_plain(item, loc, root)}")
     return lines
 
 
@@ -387,13 +756,23 @@ def load_job_file(path: Path, jobs_dir: Path | None = None) -> JobDefinition:
     try:
         job = JobDefinition.model_validate(raw)
     except ValidationError as exc:
-        raise JobDefinitionError(str(path), _describe_errors(exc)) from exc
+        raise JobDefinitionError(str(path), describe_errors(exc)) from exc
     if path.stem != job.name:
-        raise JobDefinitionError(str(path), [f"name: {job.name!r} must match the file name {path.stem!r}"])
+        raise JobDefinitionError(
+            str(path),
+            [f"name: read {job.name!r}: it must match the file name {path.stem!r}. Allowed: {path.stem}"],
+        )
     base = jobs_dir or path.parent
     missing = [(field, rel) for field, rel in job._local_file_fields() if not _is_file(base / rel)]
     if missing:
-        raise JobDefinitionError(str(path), [f"{field}: file not found under {base}: {rel}" for field, rel in missing])
+        raise JobDefinitionError(
+            str(path),
+            [
+                f"{field}: read {rel!r}: file not found under {base}: {rel}. "
+                f"Allowed: a file under {base}, or an s3:// URI"
+                for field, rel in missing
+            ],
+        )
     return job
 
 
@@ -404,12 +783,29 @@ def _is_file(path: Path) -> bool:
         return False
 
 
+def job_files(jobs_dir: Path) -> list[Path]:
+    """The job files of a jobs directory; JobDefinitionError when there is none (a deploy never empties a stack)."""
+    if not jobs_dir.is_dir():
+        where = "not a directory" if jobs_dir.exists() else "does not exist"
+        raise JobDefinitionError(
+            str(jobs_dir),
+            [f"(directory): {where} (from {Path.cwd()}). Allowed: a directory of job files; e.g. --jobs-dir jobs"],
+        )
+    paths = sorted(jobs_dir.glob("*.yaml")) + sorted(jobs_dir.glob("*.yml"))
+    if not paths:
+        raise JobDefinitionError(
+            str(jobs_dir),
+            ["(directory): no job files (*.yaml or *.yml) in it. Allowed: a YAML file per job; e.g. jobs/my-job.yaml"],
+        )
+    return paths
+
+
 def load_jobs(jobs_dir: Path) -> JobCatalog:
-    """Load every jobs/*.yaml; any invalid file stops everything."""
+    """Load every jobs/*.yaml; any invalid file stops everything, and so does a directory without jobs."""
     problems: list[JobDefinitionError] = []
     jobs = []
     files: dict[str, list[str]] = {}
-    for path in sorted(jobs_dir.glob("*.yaml")) + sorted(jobs_dir.glob("*.yml")):
+    for path in job_files(jobs_dir):
         try:
             job = load_job_file(path, jobs_dir)
         except JobDefinitionError as exc:
@@ -425,4 +821,4 @@ def load_jobs(jobs_dir: Path) -> JobCatalog:
     try:
         return JobCatalog(jobs=jobs)
     except ValidationError as exc:
-        raise JobDefinitionError(str(jobs_dir), _describe_errors(exc)) from exc
+        raise JobDefinitionError(str(jobs_dir), describe_errors(exc, JobCatalog)) from exc

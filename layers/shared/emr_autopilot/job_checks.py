@@ -1,0 +1,133 @@
+"""Checks of a valid job against what AWS will do with it: the EMR requests a run sends, and its trigger buckets.
+
+The job models (emr_autopilot.jobs) check each field; these checks need a rendering of the whole job and the
+stack's view, so `jobs validate` and `jobs deploy` run them before anything changes. Problems are
+`field: reason` lines in the job file's words, as JobDefinitionError carries them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from emr_autopilot.emr_requests import RequestProblem, check_add_step, check_create_cluster
+from emr_autopilot.jobs import JobDefinition
+from emr_autopilot.runs import StackContext, Trigger, build_run_input, execution_name
+
+# A run's cluster does not exist before it is created; addStep needs some id to be checked at all.
+_EXAMPLE_CLUSTER_ID = "j-EXAMPLE0000000"
+_WHEN = datetime(2026, 1, 31, 6, 0, tzinfo=UTC)
+
+# RunJobFlow's top-level members, as the job file names what renders to them (emr_autopilot.runs).
+_CLUSTER_FIELDS = {
+    "Name": "name",
+    "ReleaseLabel": "cluster.release_label",
+    "Applications": "cluster.applications",
+    "LogUri": "cluster.log_uri",
+    "ServiceRole": "cluster.service_role",
+    "JobFlowRole": "cluster.instance_profile",
+    "Tags": "cluster.tags",
+    "AutoTerminationPolicy": "cluster.idle_timeout",
+    "StepConcurrencyLevel": "cluster.step_concurrency",
+    "BootstrapActions": "cluster.bootstrap_actions",
+    "Configurations": "cluster.configurations",
+    "ManagedScalingPolicy": "cluster.managed_scaling",
+    "SecurityConfiguration": "cluster.security_configuration",
+    "Instances.InstanceGroups": "cluster.instance_groups",
+    "Instances.InstanceFleets": "cluster.instance_fleets",
+    "Instances.Ec2SubnetId": "cluster.subnet_ids",
+    "Instances.Ec2SubnetIds": "cluster.subnet_ids",
+    "Instances.Ec2KeyName": "cluster.ec2_key_name",
+}
+_STEP_FIELDS = {
+    "Step.Name": "name",
+    "Step.ActionOnFailure": "action_on_failure",
+    "Step.HadoopJarStep.Args": "args",
+    "Step.HadoopJarStep": "script",
+}
+
+
+def example_context(region: str = "us-east-1") -> StackContext:
+    """A stack's resources as `sam deploy` names them, for checking a job with no stack at hand."""
+    account = "123456789012"
+    return StackContext(
+        region=region,
+        state_machine_arn=f"arn:aws:states:{region}:{account}:stateMachine:emr-autopilot-TransientClusterPipeline",
+        landing_bucket="emr-autopilot-landingbucket-example",
+        curated_bucket="emr-autopilot-curatedbucket-example",
+        artifacts_bucket="emr-autopilot-artifactsbucket-example",
+        logs_bucket="emr-autopilot-logsbucket-example",
+        notification_topic_arn=f"arn:aws:sns:{region}:{account}:emr-autopilot-NotificationTopic",
+        emr_service_role="EMR_DefaultRole",
+        emr_instance_profile="EMR_EC2_DefaultRole",
+    )
+
+
+def representative_trigger(job: JobDefinition, context: StackContext) -> Trigger:
+    """The trigger a job's runs most often have: its first S3 trigger, else its schedule, else a person."""
+    if job.triggers.s3:
+        first = job.triggers.s3[0]
+        bucket = context.landing_bucket if first.bucket == "landing" else first.bucket
+        uri = f"s3://{bucket}/{first.prefix}example{first.suffix or '.csv'}"
+        return Trigger(kind="s3", time=_WHEN, input_uri=uri, identity=f"{uri}#example")
+    if job.triggers.schedule:
+        return Trigger(kind="schedule", time=_WHEN, identity=_WHEN.isoformat())
+    return Trigger(kind="manual", time=_WHEN, input_uri=f"s3://{context.landing_bucket}/example.csv")
+
+
+def request_problems(job: JobDefinition, context: StackContext) -> list[str]:
+    """The job's rendered createCluster request and each addStep request, against EMR's API model and the
+    Step Functions createCluster rules (emr_autopilot.emr_requests): what EMR would refuse at run time."""
+    trigger = representative_trigger(job, context)
+    run_input = build_run_input(job, trigger, context, execution_name(job, trigger))
+    lines = [_cluster_line(problem) for problem in check_create_cluster(run_input["cluster_request"])]
+    for index, step in enumerate(run_input["steps"]):
+        request = {"ClusterId": _EXAMPLE_CLUSTER_ID, "Step": step["Step"]}
+        lines += [_step_line(index, problem) for problem in check_add_step(request)]
+    return lines
+
+
+# Members rendered one to one from a list in the job file, so the request's index is the file's index.
+_SAME_INDEX = ("Instances.InstanceGroups", "Instances.InstanceFleets", "BootstrapActions", "Configurations")
+
+
+def _field_for(path: str, fields: dict[str, str]) -> str | None:
+    """The job field a request member comes from: the longest member the path starts with."""
+    bare = re.sub(r"\[\d+\]", "", path)
+    for member in sorted(fields, key=len, reverse=True):
+        if bare == member or bare.startswith(member + "."):
+            index = re.match(re.escape(member) + r"\[(\d+)\]", path) if member in _SAME_INDEX else None
+            return fields[member] + (f".{index.group(1)}" if index else "")
+    return None
+
+
+def _cluster_line(problem: RequestProblem) -> str:
+    field = _field_for(problem.path, _CLUSTER_FIELDS) or "cluster"
+    where = f"RunJobFlow {problem.path}" if problem.path else "the RunJobFlow request"
+    return f"{field}: EMR would refuse the cluster this job creates: {where} {problem.problem}"
+
+
+def _step_line(index: int, problem: RequestProblem) -> str:
+    field = _field_for(problem.path, _STEP_FIELDS)
+    member = problem.path.removeprefix("Step.") if problem.path else "the step"
+    return f"steps.{index}{'.' + field if field else ''}: EMR would refuse this step: {member} {problem.problem}"
+
+
+def trigger_bucket_problems(job: JobDefinition, notified: Iterable[str], context: StackContext) -> list[str]:
+    """S3 triggers on buckets whose new objects never reach the run starter: such a trigger would never fire."""
+    listened = set(notified)
+    lines = []
+    for index, trigger in enumerate(job.triggers.s3):
+        bucket = context.landing_bucket if trigger.bucket == "landing" else trigger.bucket
+        if bucket in listened:
+            continue
+        others = sorted(listened - {context.landing_bucket})
+        heard = "landing (" + context.landing_bucket + ")" + "".join(f", {name}" for name in others)
+        lines.append(
+            f"triggers.s3.{index}.bucket: read {trigger.bucket!r}: the stack does not start runs for new objects "
+            f"in this bucket, so the trigger would never fire. Allowed: {heard}; e.g. bucket: landing, or add "
+            f"{trigger.bucket} to the stack parameter ExtraTriggerBucketNames (with EventBridge notifications "
+            "enabled on the bucket) and deploy the stack again"
+        )
+    return lines
