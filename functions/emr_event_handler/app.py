@@ -8,10 +8,11 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from emr_autopilot import observability
+from emr_autopilot.emr_event_reactions.decisions import react
+from emr_autopilot.emr_event_reactions.settings import emr_event_settings
 from emr_autopilot.emr_events import parse_emr_event
 from emr_autopilot.errors import InvalidEvent
 from emr_autopilot.idempotency import once
-from emr_autopilot.reactions import emr_event_settings, react
 
 if TYPE_CHECKING:  # a type only: importing it would cost each cold start 0.2 ms
     from aws_lambda_powertools.utilities.typing import LambdaContext

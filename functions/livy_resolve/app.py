@@ -10,7 +10,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 # aws: every resolve calls EMR, so boto3 loads at init, as Lambda advises for SDK clients. The other
 # Livy tasks load it only when Livy is unreachable.
 from emr_autopilot import aws, observability  # noqa: F401
-from emr_autopilot.livy_batches import ResolveRequest, livy_settings, parse_event, resolve_run
+from emr_autopilot.livy_pipeline.resolve import ResolveRequest, resolve_run
+from emr_autopilot.livy_pipeline.run_input import parse_event
+from emr_autopilot.livy_pipeline.settings import livy_settings
 
 if TYPE_CHECKING:  # a type only: importing it would cost each cold start 0.2 ms
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -8,7 +8,10 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from emr_autopilot import observability
-from emr_autopilot.livy_batches import SubmitRequest, livy_settings, parse_event, submit_batch
+from emr_autopilot.livy_pipeline.batch_call import SubmitRequest
+from emr_autopilot.livy_pipeline.run_input import parse_event
+from emr_autopilot.livy_pipeline.settings import livy_settings
+from emr_autopilot.livy_pipeline.submit import submit_batch
 
 if TYPE_CHECKING:  # a type only: importing it would cost each cold start 0.2 ms
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -9,8 +9,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from emr_autopilot import observability
+from emr_autopilot.emr_event_reactions.follow_up_schedule import FollowUpRequest
+from emr_autopilot.emr_event_reactions.settings import emr_event_settings
+from emr_autopilot.emr_event_reactions.step_log_follow_up import follow_up_logs
 from emr_autopilot.idempotency import once
-from emr_autopilot.reactions import FollowUpRequest, emr_event_settings, follow_up_logs
 
 if TYPE_CHECKING:  # a type only: importing it would cost each cold start 0.2 ms
     from aws_lambda_powertools.utilities.typing import LambdaContext

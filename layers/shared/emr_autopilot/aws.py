@@ -2,7 +2,7 @@
 
 import os
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from botocore.config import Config
@@ -17,6 +17,35 @@ def _client(service: str, region: str | None, endpoint: str | None) -> Any:
     return factory(service, region_name=region, endpoint_url=endpoint, config=RETRY_CONFIG)
 
 
+if TYPE_CHECKING:  # the stubs type each service's client; they are not loaded at run time
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient, DynamoDBServiceResource
+    from mypy_boto3_emr import EMRClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+
+@overload
+def client(service: Literal["emr"]) -> "EMRClient": ...
+@overload
+def client(service: Literal["cloudwatch"]) -> "CloudWatchClient": ...
+@overload
+def client(service: Literal["dynamodb"]) -> "DynamoDBClient": ...
+@overload
+def client(service: Literal["s3"]) -> "S3Client": ...
+@overload
+def client(service: Literal["scheduler"]) -> "EventBridgeSchedulerClient": ...
+@overload
+def client(service: Literal["sns"]) -> "SNSClient": ...
+@overload
+def client(service: Literal["sqs"]) -> "SQSClient": ...
+@overload
+def client(service: Literal["stepfunctions"]) -> "SFNClient": ...
+@overload
+def client(service: str) -> Any: ...
 def client(service: str) -> Any:
     """A cached client; AWS_ENDPOINT_URL (the local runtime) is part of the cache key."""
     return _client(
@@ -32,6 +61,10 @@ def _resource(service: str, region: str | None, endpoint: str | None) -> Any:
     return factory(service, region_name=region, endpoint_url=endpoint, config=RETRY_CONFIG)
 
 
+@overload
+def resource(service: Literal["dynamodb"]) -> "DynamoDBServiceResource": ...
+@overload
+def resource(service: str) -> Any: ...
 def resource(service: str) -> Any:
     """A cached boto3 resource (DynamoDB's Table handles type conversion for the ledger)."""
     return _resource(

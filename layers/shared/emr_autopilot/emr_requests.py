@@ -23,7 +23,7 @@ Patterns in the model are not checked: EMR's are Java regexes over UTF-16 surrog
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -224,52 +224,82 @@ def _check(shape: Shape, value: Any, path: str, label: str | None = None) -> lis
     if kind == "structure":
         members: Any = shape.members  # type: ignore[attr-defined]
         return _check_members(dict(members), list(shape.required_members), value, path, label=label or shape.name)
-    if kind == "list":
-        if not isinstance(value, list):
-            return [RequestProblem(path, f"must be a list; got {_show(value)}")]
-        problems = _length(shape, len(value), path, "items")
-        member: Any = shape.member  # type: ignore[attr-defined]
-        for index, item in enumerate(value):
-            problems += _check(member, item, f"{path}[{index}]")
-        return problems
-    if kind == "map":
-        if not isinstance(value, Mapping):
-            return [RequestProblem(path, f"must be an object (a map); got {_show(value)}")]
-        problems = []
-        key_shape: Any = shape.key  # type: ignore[attr-defined]
-        value_shape: Any = shape.value  # type: ignore[attr-defined]
-        for key, item in value.items():
-            problems += _check(key_shape, key, f"{path} key {key!r}")
-            problems += _check(value_shape, item, f'{path}["{key}"]')
-        return problems
-    if kind == "string":
-        if not isinstance(value, str):
-            return [RequestProblem(path, f"must be a string; got {_show(value)}")]
-        enum = shape.enum  # type: ignore[attr-defined]
-        if enum and value not in enum:
-            return [RequestProblem(path, f"must be one of {', '.join(enum)}; got {_show(value)}")]
-        return _length(shape, len(value), path, "characters")
-    if kind in ("integer", "long"):
-        # JSON has one number type: a JSONata result such as 2.0 is the integer 2 on the wire (inferred).
-        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-        if isinstance(value, bool) or not whole:
-            return [RequestProblem(path, f"must be an integer; got {_show(value)}")]
-        return _range(shape, value, path)
-    if kind in ("double", "float"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return [RequestProblem(path, f"must be a number; got {_show(value)}")]
-        return _range(shape, value, path)
-    if kind == "boolean":
-        if not isinstance(value, bool):
-            return [RequestProblem(path, f"must be true or false; got {_show(value)}")]
+    check = _CHECKS.get(kind)
+    return check(shape, value, path) if check else []
+
+
+def _check_list(shape: Shape, value: Any, path: str) -> list[RequestProblem]:
+    if not isinstance(value, list):
+        return [RequestProblem(path, f"must be a list; got {_show(value)}")]
+    problems = _length(shape, len(value), path, "items")
+    member: Any = shape.member  # type: ignore[attr-defined]
+    for index, item in enumerate(value):
+        problems += _check(member, item, f"{path}[{index}]")
+    return problems
+
+
+def _check_map(shape: Shape, value: Any, path: str) -> list[RequestProblem]:
+    if not isinstance(value, Mapping):
+        return [RequestProblem(path, f"must be an object (a map); got {_show(value)}")]
+    problems = []
+    key_shape: Any = shape.key  # type: ignore[attr-defined]
+    value_shape: Any = shape.value  # type: ignore[attr-defined]
+    for key, item in value.items():
+        problems += _check(key_shape, key, f"{path} key {key!r}")
+        problems += _check(value_shape, item, f'{path}["{key}"]')
+    return problems
+
+
+def _check_string(shape: Shape, value: Any, path: str) -> list[RequestProblem]:
+    if not isinstance(value, str):
+        return [RequestProblem(path, f"must be a string; got {_show(value)}")]
+    enum = shape.enum  # type: ignore[attr-defined]
+    if enum and value not in enum:
+        return [RequestProblem(path, f"must be one of {', '.join(enum)}; got {_show(value)}")]
+    return _length(shape, len(value), path, "characters")
+
+
+def _check_integer(shape: Shape, value: Any, path: str) -> list[RequestProblem]:
+    # JSON has one number type: a JSONata result such as 2.0 is the integer 2 on the wire (inferred).
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole:
+        return [RequestProblem(path, f"must be an integer; got {_show(value)}")]
+    return _range(shape, value, path)
+
+
+def _check_number(shape: Shape, value: Any, path: str) -> list[RequestProblem]:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return [RequestProblem(path, f"must be a number; got {_show(value)}")]
+    return _range(shape, value, path)
+
+
+def _check_boolean(shape: Shape, value: Any, path: str) -> list[RequestProblem]:
+    return [] if isinstance(value, bool) else [RequestProblem(path, f"must be true or false; got {_show(value)}")]
+
+
+def _check_timestamp(shape: Shape, value: Any, path: str) -> list[RequestProblem]:
+    return _timestamp(value, path)
+
+
+def _check_blob(shape: Shape, value: Any, path: str) -> list[RequestProblem]:
+    if isinstance(value, str | bytes):
         return []
-    if kind == "timestamp":
-        return _timestamp(value, path)
-    if kind == "blob":
-        if not isinstance(value, str | bytes):
-            return [RequestProblem(path, f"must be a string (bytes); got {_show(value)}")]
-        return []
-    return []
+    return [RequestProblem(path, f"must be a string (bytes); got {_show(value)}")]
+
+
+# One check per botocore shape type; "structure" is _check_members.
+_CHECKS: dict[str, Callable[[Shape, Any, str], list[RequestProblem]]] = {
+    "list": _check_list,
+    "map": _check_map,
+    "string": _check_string,
+    "integer": _check_integer,
+    "long": _check_integer,
+    "double": _check_number,
+    "float": _check_number,
+    "boolean": _check_boolean,
+    "timestamp": _check_timestamp,
+    "blob": _check_blob,
+}
 
 
 def _check_members(

@@ -6,19 +6,22 @@ cleans up then. It also sweeps after FAILED, in case the run's own cleanup could
 
 import contextlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from emr_autopilot import aws, notifications
+from emr_autopilot import aws, emr, notifications
 from emr_autopilot.deadlines import DEADLINE_ERROR, deadline_schedule_name
 from emr_autopilot.env_settings import EnvSettings
 from emr_autopilot.tags import TAG_EXECUTION_ARN, TAG_JOB
 
-ACTIVE_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
+if TYPE_CHECKING:
+    from mypy_boto3_emr.type_defs import ClusterTypeDef
 
 
 class JanitorSettings(EnvSettings):
@@ -73,26 +76,23 @@ class JanitorReport:
         return dict(self.__dict__)
 
 
-def clusters_of_execution(execution_arn: str, run_name: str) -> list[dict[str, Any]]:
+def clusters_of_execution(execution_arn: str, run_name: str) -> list["ClusterTypeDef"]:
     """Active clusters tagged with this execution. The cluster name is the run id, so only
     same-named clusters are described: a handful of calls, however many clusters are active."""
-    emr = aws.client("emr")
     found = []
-    for page in emr.get_paginator("list_clusters").paginate(ClusterStates=ACTIVE_STATES):
-        for summary in page["Clusters"]:
-            if summary.get("Name") != run_name:
+    for summary in emr.list_clusters(emr.ACTIVE):
+        if summary.get("Name") != run_name:
+            continue
+        try:
+            cluster = emr.describe_cluster(summary["Id"])
+        except ClientError as exc:
+            # IAM lets the janitor describe only clusters tagged as the pipeline's: a same-named
+            # cluster it may not read is not one of ours.
+            if exc.response.get("Error", {}).get("Code") in ("AccessDeniedException", "AccessDenied"):
                 continue
-            try:
-                cluster = emr.describe_cluster(ClusterId=summary["Id"])["Cluster"]
-            except emr.exceptions.ClientError as exc:
-                # IAM lets the janitor describe only clusters tagged as the pipeline's: a same-named
-                # cluster it may not read is not one of ours.
-                if exc.response.get("Error", {}).get("Code") in ("AccessDeniedException", "AccessDenied"):
-                    continue
-                raise
-            tags = {tag["Key"]: tag["Value"] for tag in cluster.get("Tags", [])}
-            if tags.get(TAG_EXECUTION_ARN) == execution_arn:
-                found.append(cluster)
+            raise
+        if emr.tags_of(cluster).get(TAG_EXECUTION_ARN) == execution_arn:
+            found.append(cluster)
     return found
 
 
@@ -106,7 +106,7 @@ def handle_execution_end(change: ExecutionStatusChange, topic_arn: str, schedule
     clusters = clusters_of_execution(detail.executionArn, detail.name)
     job = job_of(detail)
     for cluster in clusters:
-        job = {tag["Key"]: tag["Value"] for tag in cluster.get("Tags", [])}.get(TAG_JOB, job)
+        job = emr.tags_of(cluster).get(TAG_JOB, job)
     terminate_unprotected(clusters, report)
 
     # Exactly one notice ends a run. A FAILED run sends its own, unless its notify state itself failed;
@@ -121,15 +121,14 @@ def handle_execution_end(change: ExecutionStatusChange, topic_arn: str, schedule
     return report
 
 
-def terminate_unprotected(clusters: list[dict[str, Any]], report: JanitorReport) -> None:
+def terminate_unprotected(clusters: list["ClusterTypeDef"], report: JanitorReport) -> None:
     """Terminate each cluster, except one with termination protection on: never remove protection,
     someone set it on purpose."""
-    emr = aws.client("emr")
     for cluster in clusters:
         if cluster.get("TerminationProtected"):
             report.protected.append(cluster["Id"])
             continue
-        emr.terminate_job_flows(JobFlowIds=[cluster["Id"]])
+        emr.terminate(cluster["Id"])
         report.terminated.append(cluster["Id"])
 
 
@@ -154,7 +153,7 @@ def own_notice_sent(execution_arn: str) -> bool:
 TASK_ENDED = frozenset({"TaskSucceeded", "TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed"})
 
 
-def is_own_notice(task_ended: dict[str, Any]) -> bool:
+def is_own_notice(task_ended: Mapping[str, Any]) -> bool:
     """Whether a run's last task (a TASK_ENDED history event) was its own notice: a succeeded sns:publish."""
     details: dict[str, Any] = next((v for k, v in task_ended.items() if k.endswith("EventDetails")), {})
     return task_ended.get("type") == "TaskSucceeded" and details.get("resourceType") == "sns"

@@ -7,9 +7,10 @@ invalid definition never reaches EMR.
 
 import re
 import string
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, NamedTuple, Self
 
 from pydantic import (
     AfterValidator,
@@ -365,46 +366,10 @@ class ClusterSpec(_Model):
 
     @model_validator(mode="after")
     def _topology(self) -> Self:
-        if (self.instance_groups is None) == (self.instance_fleets is None):
-            read = "both" if self.instance_groups is not None else "neither of them"
-            raise _FieldError(
-                "instance_groups",
-                f"read {read}: set exactly one of instance_groups or instance_fleets. "
-                "Allowed: one of them; e.g. instance_groups: [{role: MASTER, instance_type: m5.xlarge}]",
-            )
-        kind = "instance_groups" if self.instance_groups is not None else "instance_fleets"
-        nodes = self.instance_groups or self.instance_fleets or []
-        roles = [node.role for node in nodes]
-        if roles.count("MASTER") != 1:
-            raise _FieldError(
-                kind,
-                f"read {roles.count('MASTER')} with role MASTER. Allowed: exactly one MASTER "
-                f"(the primary node), then CORE and TASK; e.g. {kind}: [{{role: MASTER, ...}}, {{role: CORE, ...}}]",
-            )
-        if self.instance_fleets is not None:
-            repeated = sorted({role for role in roles if roles.count(role) > 1})
-            if repeated:
-                raise _FieldError(
-                    kind,
-                    f"read more than one fleet with role {', '.join(repeated)}: a cluster has at most one instance "
-                    f"fleet per role; repeated: {repeated}. Allowed: one MASTER, one CORE, one TASK fleet",
-                )
-        elif roles.count("CORE") > 1:
-            raise _FieldError(
-                kind,
-                f"read {roles.count('CORE')} CORE instance groups: a cluster has at most one CORE instance group. "
-                "Allowed: one MASTER, one CORE, and TASK groups",
-            )
-        if self.managed_scaling:
-            unit = self.managed_scaling.unit_type
-            allowed = ("Instances", "VCPU") if self.instance_groups is not None else ("InstanceFleetUnits", "VCPU")
-            if unit not in allowed:
-                noun = "instance groups" if self.instance_groups is not None else "instance fleets"
-                raise _FieldError(
-                    "managed_scaling.unit_type",
-                    f"read {unit!r}: {noun} scale in {' or '.join(allowed)}, not {unit}. "
-                    f"Allowed: {' or '.join(allowed)}; e.g. unit_type: {allowed[0]}",
-                )
+        kind = _one_node_kind(self)
+        roles = [node.role for node in self.instance_groups or self.instance_fleets or []]
+        _check_roles(kind, roles, fleets=self.instance_fleets is not None)
+        _check_scaling(self)
         if self.instance_groups is not None and len(self.subnet_ids) > 1:
             raise _FieldError(
                 "subnet_ids",
@@ -429,6 +394,55 @@ class ClusterSpec(_Model):
                 "Allowed: any other key; e.g. team: data-platform"
             )
         return tags
+
+
+def _one_node_kind(spec: ClusterSpec) -> str:
+    if (spec.instance_groups is None) == (spec.instance_fleets is None):
+        read = "both" if spec.instance_groups is not None else "neither of them"
+        raise _FieldError(
+            "instance_groups",
+            f"read {read}: set exactly one of instance_groups or instance_fleets. "
+            "Allowed: one of them; e.g. instance_groups: [{role: MASTER, instance_type: m5.xlarge}]",
+        )
+    return "instance_groups" if spec.instance_groups is not None else "instance_fleets"
+
+
+def _check_roles(kind: str, roles: Sequence[str], *, fleets: bool) -> None:
+    if roles.count("MASTER") != 1:
+        raise _FieldError(
+            kind,
+            f"read {roles.count('MASTER')} with role MASTER. Allowed: exactly one MASTER "
+            f"(the primary node), then CORE and TASK; e.g. {kind}: [{{role: MASTER, ...}}, {{role: CORE, ...}}]",
+        )
+    if fleets:
+        repeated = sorted({role for role in roles if roles.count(role) > 1})
+        if repeated:
+            raise _FieldError(
+                kind,
+                f"read more than one fleet with role {', '.join(repeated)}: a cluster has at most one instance "
+                f"fleet per role; repeated: {repeated}. Allowed: one MASTER, one CORE, one TASK fleet",
+            )
+    elif roles.count("CORE") > 1:
+        raise _FieldError(
+            kind,
+            f"read {roles.count('CORE')} CORE instance groups: a cluster has at most one CORE instance group. "
+            "Allowed: one MASTER, one CORE, and TASK groups",
+        )
+
+
+def _check_scaling(spec: ClusterSpec) -> None:
+    if not spec.managed_scaling:
+        return
+    unit = spec.managed_scaling.unit_type
+    groups = spec.instance_groups is not None
+    allowed = ("Instances", "VCPU") if groups else ("InstanceFleetUnits", "VCPU")
+    if unit not in allowed:
+        noun = "instance groups" if groups else "instance fleets"
+        raise _FieldError(
+            "managed_scaling.unit_type",
+            f"read {unit!r}: {noun} scale in {' or '.join(allowed)}, not {unit}. "
+            f"Allowed: {' or '.join(allowed)}; e.g. unit_type: {allowed[0]}",
+        )
 
 
 def _release_tuple(label: str) -> tuple[int, ...]:
@@ -676,11 +690,19 @@ def _where_else(root: type[BaseModel], name: str) -> str | None:
     return None
 
 
+class _Problem(NamedTuple):
+    """One pydantic error, with what the messages need."""
+
+    kind: str
+    value: Any
+    ctx: dict[str, Any]
+    leaf: str  # the field's own name
+    tail: str  # ". Allowed: ...; e.g. ..." when the field has a hint
+
+
 def _plain(item: Any, loc: list[Any], root: type[BaseModel]) -> str:
     """One pydantic error in the job file's words: what was read, what is allowed, an example."""
-    import difflib
-
-    kind, value, ctx = item["type"], item.get("input"), item.get("ctx") or {}
+    kind, ctx = item["type"], item.get("ctx") or {}
     leaf = next((part for part in reversed(loc) if isinstance(part, str)), "")
     path = ".".join(part for part in loc if isinstance(part, str))
     allowed, example = _HINTS.get(path) or (_HINTS.get(leaf) if leaf != "name" else None) or ("", "")
@@ -688,40 +710,77 @@ def _plain(item: Any, loc: list[Any], root: type[BaseModel]) -> str:
     if kind == "value_error":
         return str(ctx.get("error", item["msg"]))
     if kind == "extra_forbidden":
-        model = _model_at(root, loc[:-1])
-        known = _field_names(model) if model else []
-        elsewhere = _where_else(root, leaf)
-        close = difflib.get_close_matches(leaf, known, n=1, cutoff=0.6)
-        if elsewhere and elsewhere != leaf:
-            hint = f"; it is a field of {elsewhere.rpartition('.')[0]}, not here ({elsewhere})."
-        else:
-            hint = f"; did you mean {close[0]!r}?" if close else "."
-        return f"unknown field {leaf!r}{hint} Fields here: {', '.join(known)}"
+        return _unknown_field(leaf, loc, root)
     if kind == "missing":
         return f"missing: {leaf or 'this field'} is required{tail}"
-    if kind.startswith("time_delta") or (leaf in _DURATION_FIELDS and kind in _TYPE_WORDS):
-        example = _DURATION_FIELDS.get(leaf, "30m")
-        return f"read {_shown(value)}: not a duration. Allowed: {_DURATION_HINT}; e.g. {leaf}: {example}"
-    if kind == "literal_error":
-        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5) if isinstance(value, str) else []
-        guess = f"; did you mean {close[0]}?" if close else ""
-        return f"read {_shown(value)}: not one of the allowed values{guess} Allowed: {', '.join(choices)}"
-    if kind == "string_pattern_mismatch":
-        return f"read {_shown(value)}: not in the expected form{tail or '. Allowed: see the README'}"
-    if kind in _BOUNDS:
-        bound = next(iter(ctx.values()), "")
-        return f"read {_shown(value)}: must be {_BOUNDS[kind]} {bound}{tail}"
-    if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
-        unit = "character(s)" if kind.startswith("string") else "item(s)"
-        size = len(value) if isinstance(value, str | list | dict | tuple) else ctx.get("actual_length", "?")
-        limit = ctx.get("min_length") if "short" in kind else ctx.get("max_length")
-        word = "at least" if "short" in kind else "at most"
-        return f"read {size} {unit}: {word} {limit} allowed{tail}"
-    if kind in _TYPE_WORDS:
-        return f"read {_shown(value)}: expected {_TYPE_WORDS[kind]}{tail}"
+    problem = _Problem(kind, item.get("input"), ctx, leaf, tail)
+    for describe in (_as_duration, _as_choice, _as_pattern, _as_bound, _as_length, _as_type):
+        text = describe(problem)
+        if text is not None:
+            return text
     message = str(item["msg"]).replace("Input should be", "expected").replace("Value error, ", "")
-    return f"read {_shown(value)}: {message}{tail}"
+    return f"read {_shown(problem.value)}: {message}{tail}"
+
+
+def _unknown_field(leaf: str, loc: list[Any], root: type[BaseModel]) -> str:
+    import difflib
+
+    model = _model_at(root, loc[:-1])
+    known = _field_names(model) if model else []
+    elsewhere = _where_else(root, leaf)
+    close = difflib.get_close_matches(leaf, known, n=1, cutoff=0.6)
+    if elsewhere and elsewhere != leaf:
+        hint = f"; it is a field of {elsewhere.rpartition('.')[0]}, not here ({elsewhere})."
+    else:
+        hint = f"; did you mean {close[0]!r}?" if close else "."
+    return f"unknown field {leaf!r}{hint} Fields here: {', '.join(known)}"
+
+
+def _as_duration(p: _Problem) -> str | None:
+    if not (p.kind.startswith("time_delta") or (p.leaf in _DURATION_FIELDS and p.kind in _TYPE_WORDS)):
+        return None
+    example = _DURATION_FIELDS.get(p.leaf, "30m")
+    return f"read {_shown(p.value)}: not a duration. Allowed: {_DURATION_HINT}; e.g. {p.leaf}: {example}"
+
+
+def _as_choice(p: _Problem) -> str | None:
+    if p.kind != "literal_error":
+        return None
+    import difflib
+
+    choices = re.findall(r"'([^']*)'", str(p.ctx.get("expected", "")))
+    close = difflib.get_close_matches(str(p.value), choices, n=1, cutoff=0.5) if isinstance(p.value, str) else []
+    guess = f"; did you mean {close[0]}?" if close else ""
+    return f"read {_shown(p.value)}: not one of the allowed values{guess} Allowed: {', '.join(choices)}"
+
+
+def _as_pattern(p: _Problem) -> str | None:
+    if p.kind != "string_pattern_mismatch":
+        return None
+    return f"read {_shown(p.value)}: not in the expected form{p.tail or '. Allowed: see docs/jobs.md'}"
+
+
+def _as_bound(p: _Problem) -> str | None:
+    if p.kind not in _BOUNDS:
+        return None
+    bound = next(iter(p.ctx.values()), "")
+    return f"read {_shown(p.value)}: must be {_BOUNDS[p.kind]} {bound}{p.tail}"
+
+
+def _as_length(p: _Problem) -> str | None:
+    if p.kind not in ("too_short", "too_long", "string_too_short", "string_too_long"):
+        return None
+    unit = "character(s)" if p.kind.startswith("string") else "item(s)"
+    size = len(p.value) if isinstance(p.value, str | list | dict | tuple) else p.ctx.get("actual_length", "?")
+    short = "short" in p.kind
+    limit = p.ctx.get("min_length") if short else p.ctx.get("max_length")
+    return f"read {size} {unit}: {'at least' if short else 'at most'} {limit} allowed{p.tail}"
+
+
+def _as_type(p: _Problem) -> str | None:
+    if p.kind not in _TYPE_WORDS:
+        return None
+    return f"read {_shown(p.value)}: expected {_TYPE_WORDS[p.kind]}{p.tail}"
 
 
 def describe_errors(error: ValidationError, root: type[BaseModel] | None = None) -> list[str]:
@@ -785,8 +844,15 @@ def _is_file(path: Path) -> bool:
 
 def job_files(jobs_dir: Path) -> list[Path]:
     """The job files of a jobs directory; JobDefinitionError when there is none (a deploy never empties a stack)."""
-    if not jobs_dir.is_dir():
-        where = "not a directory" if jobs_dir.exists() else "does not exist"
+    try:
+        is_dir, exists = jobs_dir.is_dir(), jobs_dir.exists()
+    except (OSError, ValueError) as exc:  # a name longer than the file system allows; a NUL byte in it
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise JobDefinitionError(
+            str(jobs_dir)[:80], [f"(directory): cannot be read ({why}). Allowed: a directory of job files"]
+        ) from exc
+    if not is_dir:
+        where = "not a directory" if exists else "does not exist"
         raise JobDefinitionError(
             str(jobs_dir),
             [f"(directory): {where} (from {Path.cwd()}). Allowed: a directory of job files; e.g. --jobs-dir jobs"],

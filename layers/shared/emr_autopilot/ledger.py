@@ -18,29 +18,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from emr_autopilot import aws
+from emr_autopilot import aws, emr
 
 RUNS_INDEX = "gsi1"
 TIMELINE_TTL_DAYS = 90
-
-CLUSTER_ORDER = {
-    "STARTING": 1,
-    "BOOTSTRAPPING": 2,
-    "RUNNING": 3,
-    "WAITING": 3,
-    "TERMINATING": 4,
-    "TERMINATED": 5,
-    "TERMINATED_WITH_ERRORS": 5,
-}
-STEP_ORDER = {
-    "PENDING": 1,
-    "CANCEL_PENDING": 2,
-    "RUNNING": 2,
-    "COMPLETED": 3,
-    "CANCELLED": 3,
-    "FAILED": 3,
-    "INTERRUPTED": 3,
-}
 
 
 def _table(name: str) -> Any:
@@ -110,7 +91,7 @@ def _forward_update(
 
 def record_cluster_change(table_name: str, change: ClusterChange) -> dict[str, Any] | None:
     """Upsert the cluster; returns the item, or None when the state was older than the ledger's."""
-    rank = CLUSTER_ORDER.get(change.state, 0)
+    rank = emr.CLUSTER_LIFECYCLE.get(change.state, 0)
     at = _iso(change.at)
     extra: dict[str, tuple[str, Any]] = {
         "runs": ("gsi1pk = :runs", "RUNS"),
@@ -118,7 +99,7 @@ def record_cluster_change(table_name: str, change: ClusterChange) -> dict[str, A
         "created": ("created_at = if_not_exists(created_at, :created)", at),
         "gsi1sk": ("gsi1sk = if_not_exists(gsi1sk, :gsi1sk)", f"{at}#{change.cluster_id}"),
     }
-    if rank >= CLUSTER_ORDER["TERMINATED"]:
+    if rank >= emr.CLUSTER_LIFECYCLE["TERMINATED"]:
         extra["ended"] = ("ended_at = :ended", at)
     fields = {
         "cluster_name": change.name,
@@ -146,11 +127,11 @@ class StepChange(NamedTuple):
 
 def record_step_change(table_name: str, change: StepChange) -> dict[str, Any] | None:
     """Upsert the step; returns the item, or None when the state was older than the ledger's."""
-    rank = STEP_ORDER.get(change.state, 0)
+    rank = emr.STEP_LIFECYCLE.get(change.state, 0)
     extra: dict[str, tuple[str, Any]] = {}
     if change.state == "RUNNING":
         extra["started"] = ("started_at = if_not_exists(started_at, :started)", _iso(change.at))
-    if rank >= STEP_ORDER["COMPLETED"]:
+    if rank >= emr.STEP_LIFECYCLE["COMPLETED"]:
         extra["ended"] = ("ended_at = :ended", _iso(change.at))
     if change.simulated:
         extra["simulated"] = ("simulated = :simulated", True)

@@ -5,11 +5,12 @@ No Catch runs when an execution is stopped or times out, so this is the only cle
 """
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from emr_autopilot import aws, notifications
+from emr_autopilot import aws, emr, notifications
 from emr_autopilot.errors import BatchNotFound, ClusterGone, ClusterNotReady, LivyUnavailable
 from emr_autopilot.janitor import (
     TASK_ENDED,
@@ -21,15 +22,11 @@ from emr_autopilot.janitor import (
     notice_opening,
     terminate_unprotected,
 )
-from emr_autopilot.livy_batches import (
-    ENDED_STATES,
-    READY_STATES,
-    LivyEndpoint,
-    LivySettings,
-    client_for,
-    describe_cluster,
-    endpoint_for,
-)
+from emr_autopilot.livy_pipeline.resolve import describe_cluster
+from emr_autopilot.livy_pipeline.settings import LivyEndpoint, LivySettings, client_for, endpoint_for
+
+if TYPE_CHECKING:
+    from mypy_boto3_emr.type_defs import ClusterTypeDef
 
 
 class LivyJanitorSettings(LivySettings):
@@ -68,14 +65,14 @@ class _History:
 def _read_history(execution_arn: str) -> _History:
     sfn = aws.client("stepfunctions")
     history = _History(found=True)
-    last_task: dict[str, Any] = {}
+    last_task: Mapping[str, Any] = {}
     try:
         for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
             for event in page["events"]:
                 if event["type"] in TASK_ENDED and int(event.get("id", 0)) >= int(last_task.get("id", 0)):
                     last_task = event
-                entered = event.get("stateEnteredEventDetails") or {}
-                exited = event.get("stateExitedEventDetails") or {}
+                entered: Mapping[str, Any] = event.get("stateEnteredEventDetails") or {}
+                exited: Mapping[str, Any] = event.get("stateExitedEventDetails") or {}
                 if event["type"] == "TaskStateEntered" and entered.get("name") == "SubmitBatch":
                     history.submit_entered = True
                 if event["type"] == "TaskStateExited" and exited.get("name") in ("ResolveCluster", "SubmitBatch"):
@@ -87,7 +84,7 @@ def _read_history(execution_arn: str) -> _History:
 
 
 def _locate(
-    change: ExecutionStatusChange, owned: list[dict[str, Any]], report: LivyJanitorReport, history: _History
+    change: ExecutionStatusChange, owned: "list[ClusterTypeDef]", report: LivyJanitorReport, history: _History
 ) -> _Found | None:
     """Where the run's batch is: its id from SubmitBatch's output; else its name on the run's cluster."""
     detail = change.detail
@@ -147,7 +144,7 @@ def _delete_batch(
     try:
         if endpoint is None:
             cluster = describe_cluster(found.cluster_id)
-            if cluster["Status"]["State"] not in READY_STATES or not cluster.get("MasterPublicDnsName"):
+            if cluster["Status"]["State"] not in emr.READY or not cluster.get("MasterPublicDnsName"):
                 report.notes.append(f"cluster {found.cluster_id} is {cluster['Status']['State']}: no batch to delete")
                 return
             if "livy" not in {str(app.get("Name", "")).lower() for app in cluster.get("Applications", [])}:
@@ -182,7 +179,7 @@ def _delete_batch(
 
 def _ended(cluster_id: str) -> bool:
     try:
-        return describe_cluster(cluster_id)["Status"]["State"] in ENDED_STATES
+        return describe_cluster(cluster_id)["Status"]["State"] in emr.ENDED
     except ClusterGone:
         return True
 

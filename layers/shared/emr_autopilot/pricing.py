@@ -8,12 +8,14 @@ data transfer.
 import json
 import math
 from collections import Counter
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from emr_autopilot import emr
+
 PRICES_PATH = Path(__file__).parent / "data" / "ec2_on_demand_prices.json"
-LIVE_INSTANCE_STATES = ["AWAITING_FULFILLMENT", "PROVISIONING", "BOOTSTRAPPING", "RUNNING"]
 
 
 class PriceTable(NamedTuple):
@@ -79,28 +81,25 @@ def estimate_from_normalized_hours(normalized_hours: int, hours_up: float, table
     )
 
 
-def cluster_instances(emr: Any, cluster: dict[str, Any]) -> list[tuple[str, str]]:
+def cluster_instances(cluster: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(type, market) of each running instance: one ListInstanceGroups call, or ListInstances for fleets
     (a fleet's instance types are only known per instance)."""
     cluster_id = cluster["Id"]
-    found: list[tuple[str, str]] = []
     if cluster.get("InstanceCollectionType") == "INSTANCE_FLEET":
-        for page in emr.get_paginator("list_instances").paginate(
-            ClusterId=cluster_id, InstanceStates=LIVE_INSTANCE_STATES
-        ):
-            found += [
-                (i["InstanceType"], i.get("Market", "ON_DEMAND")) for i in page["Instances"] if "InstanceType" in i
-            ]
-        return found
-    for page in emr.get_paginator("list_instance_groups").paginate(ClusterId=cluster_id):
-        for group in page["InstanceGroups"]:
-            running = int(group.get("RunningInstanceCount", 0))
-            found += [(group["InstanceType"], group.get("Market", "ON_DEMAND"))] * running
+        return [
+            (i["InstanceType"], i.get("Market", "ON_DEMAND"))
+            for i in emr.list_instances(cluster_id, emr.INSTANCE_LIVE)
+            if "InstanceType" in i
+        ]
+    found: list[tuple[str, str]] = []
+    for group in emr.list_instance_groups(cluster_id):
+        running = int(group.get("RunningInstanceCount", 0))
+        found += [(group["InstanceType"], group.get("Market", "ON_DEMAND"))] * running
     return found
 
 
-def estimate_cluster(emr: Any, cluster: dict[str, Any], hours_up: float, table: PriceTable) -> CostEstimate:
-    instances = cluster_instances(emr, cluster)
+def estimate_cluster(cluster: Mapping[str, Any], hours_up: float, table: PriceTable) -> CostEstimate:
+    instances = cluster_instances(cluster)
     if instances:
         estimate = estimate_from_instances(instances, table)
         if estimate.hourly_usd is not None:
