@@ -26,6 +26,15 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
+class _Path(click.Path):
+    """click.Path, refusing a NUL byte with a reason: click's os.stat raises ValueError there, a traceback."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if "\x00" in str(value):
+            self.fail(f"{str(value)[:80]!r} contains a NUL byte; a path cannot", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class _Commands(click.Group):
     """Any AWS error a command does not handle itself ends it with the error's message, not a traceback."""
 
@@ -55,7 +64,7 @@ def _region() -> str:
 
 
 @jobs.command("validate")
-@click.option("--jobs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("jobs"), show_default=True)
+@click.option("--jobs-dir", type=_Path(file_okay=False, path_type=Path), default=Path("jobs"), show_default=True)
 @click.option("--stack-name", envvar="EMR_AUTOPILOT_STACK", help="Also check against this stack (trigger buckets).")
 @click.option("--local", is_flag=True, help="Also check against the stack of `emr-autopilot local up`.")
 def jobs_validate(jobs_dir: Path, stack_name: str | None, local: bool) -> None:
@@ -101,7 +110,7 @@ def _stack(stack_name: str | None, local: bool) -> StackOutputs:
 
     if local:
         if not LOCAL_STATE.exists():
-            _fail("no local stack is running: start one with `emr-autopilot local up`")
+            _fail("no local runtime is running: start one with `emr-autopilot local up`")
         state = json.loads(LOCAL_STATE.read_text())
         os.environ.update(
             {
@@ -134,7 +143,7 @@ local_option = click.option("--local", is_flag=True, help="Use the stack of `emr
 
 
 @jobs.command("deploy")
-@click.option("--jobs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("jobs"), show_default=True)
+@click.option("--jobs-dir", type=_Path(file_okay=False, path_type=Path), default=Path("jobs"), show_default=True)
 @click.option("--prune", is_flag=True, help="Also remove deployed jobs (and schedules) that are not in --jobs-dir.")
 @click.option("--dry-run", is_flag=True, help="Validate and print the plan; change nothing.")
 @stack_option
@@ -149,7 +158,7 @@ def jobs_deploy(jobs_dir: Path, prune: bool, dry_run: bool, stack_name: str | No
 
     def show(plan: Plan) -> None:
         target = f"s3://{outputs['ArtifactsBucketName']}/{CATALOG_KEY}"
-        click.echo(f"Plan for {stack_name or 'the local stack'} ({target}):")
+        click.echo(f"Plan for {stack_name or 'the local runtime'} ({target}):")
         for line in plan.lines():
             click.echo(line)
 
@@ -335,21 +344,26 @@ def reap(
 # -- local runtime ------------------------------------------------------------------------------
 @main.group()
 def local() -> None:
-    """The whole application on this machine: embedded AWS emulator, no account, no Docker."""
+    """The whole application on this machine: local runtime, no account, no Docker."""
+    # The local runtime is an extra: the commands above install and run without moto.
+    from importlib.util import find_spec
+
+    if find_spec("moto") is None:
+        _fail("the local runtime needs the `local` extra: pip install 'emr-autopilot[local]'")
 
 
 @local.command("demo")
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report of both runs.")
+@click.option("--report", type=_Path(dir_okay=False, path_type=Path), help="Write a JSON report of both runs.")
 def local_demo(report: Path | None) -> None:
     """Run the sample job end to end: a good run and a failing run."""
-    from emr_autopilot_devkit.demo import run_demo
+    from emr_autopilot_devkit.demo.main import run_demo
 
     sys.exit(0 if run_demo(report, sys.stdout) else 1)
 
 
 @local.command("reliability")
 @click.option("--full", is_flag=True, help="Every cell of the fault matrix, not only the slice `make test` runs.")
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the matrix as JSON.")
+@click.option("--report", type=_Path(dir_okay=False, path_type=Path), help="Write the matrix as JSON.")
 @click.option("--workers", type=click.IntRange(min=1), default=min(2, os.cpu_count() or 1), show_default=True)
 @click.option("--cell", "cells", multiple=True, help="Run only this cell id (repeatable).")
 def local_reliability(full: bool, report: Path | None, workers: int, cells: tuple[str, ...]) -> None:
@@ -364,18 +378,16 @@ def local_reliability(full: bool, report: Path | None, workers: int, cells: tupl
 
 @local.command("invoke")
 @click.argument("function")
-@click.option(
-    "-e", "--event", "event_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True
-)
+@click.option("-e", "--event", "event_file", type=_Path(exists=True, dir_okay=False, path_type=Path), required=True)
 @click.option("--settle/--no-settle", default=True, help="Also run what the invocation starts (executions, clusters).")
 def local_invoke(function: str, event_file: Path, settle: bool) -> None:
     """Invoke FUNCTION (its logical id in template.yaml) with EVENT_FILE, like `sam local invoke`."""
     from emr_autopilot_devkit.local.emr_samples import seed_emr_sample
     from emr_autopilot_devkit.local.livy_samples import seed_livy_event
-    from emr_autopilot_devkit.local.stack import LocalStack
+    from emr_autopilot_devkit.local.runtime import LocalRuntime
 
     event = json.loads(event_file.read_text(encoding="utf-8"))
-    with LocalStack() as stack:
+    with LocalRuntime() as stack:
         if function not in stack.functions:
             _fail(f"no function {function!r} in template.yaml; functions: {', '.join(sorted(stack.functions))}")
         stack.deploy_jobs()
@@ -399,7 +411,7 @@ def local_invoke(function: str, event_file: Path, settle: bool) -> None:
 
 
 def _seed_inputs(stack: Any, event: Any) -> list[str]:
-    """Objects the sample event names do not exist in a fresh local stack: create them."""
+    """Objects the sample event names do not exist in a fresh local runtime: create them."""
     from emr_autopilot.errors import InvalidEvent
     from emr_autopilot.starter import parse_object_event
     from emr_autopilot_devkit.sample_data import generate_inspections
@@ -421,10 +433,10 @@ def _seed_inputs(stack: Any, event: Any) -> list[str]:
 @local.command("up")
 @click.option("--port", type=int, default=4566, show_default=True)
 def local_up(port: int) -> None:
-    """Keep the local stack running on 127.0.0.1 for the aws CLI or boto3 (AWS_ENDPOINT_URL)."""
-    from emr_autopilot_devkit.local.stack import REGION, LocalStack
+    """Keep the local runtime running on 127.0.0.1 for the aws CLI or boto3 (AWS_ENDPOINT_URL)."""
+    from emr_autopilot_devkit.local.runtime import REGION, LocalRuntime
 
-    with LocalStack(port=port, quiet=False) as stack:
+    with LocalRuntime(port=port, quiet=False) as stack:
         stack.deploy_jobs()
         LOCAL_STATE.parent.mkdir(exist_ok=True)
         LOCAL_STATE.write_text(
@@ -438,7 +450,7 @@ def local_up(port: int) -> None:
                 indent=2,
             )
         )
-        click.echo(f"Local stack on {stack.endpoint}. In another shell:")
+        click.echo(f"Local runtime on {stack.endpoint}. In another shell:")
         click.echo(f"  export AWS_ENDPOINT_URL={stack.endpoint} AWS_ACCESS_KEY_ID=testing")
         click.echo(f"  export AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={REGION}")
         click.echo("  # an upload under inspections/ starts a run by itself:")

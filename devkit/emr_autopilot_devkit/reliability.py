@@ -1,6 +1,6 @@
 """The fault matrix: both state machines, run on the local runtime with a fault injected at every state.
 
-Each cell is one run on a fresh local stack (moto, the real ASL, the real handlers, simulated EMR
+Each cell is one run on a fresh local runtime (moto, the real ASL, the real handlers, simulated EMR
 and Livy) with one fault: an EMR, SNS or Livy error, throttling that ends or that outlasts the
 state's retries, a failed step or batch, a failed bootstrap, a Spot capacity timeout, a stop
 (StopExecution) or a timeout in that state, a Lambda that raises, an event delivered twice or out
@@ -50,9 +50,10 @@ from typing import Any, TextIO
 
 import yaml
 
+from emr_autopilot import emr
 from emr_autopilot_devkit.local.emr_simulator import Timings
 from emr_autopilot_devkit.local.livy_server import primary_dns
-from emr_autopilot_devkit.local.stack import REPO_ROOT, LocalStack
+from emr_autopilot_devkit.local.runtime import REPO_ROOT, LocalRuntime, Notification
 
 PIPELINE, LIVY = "TransientClusterPipeline", "LivyBatchPipeline"
 TERMINAL_EVENT_TYPES = {
@@ -61,7 +62,7 @@ TERMINAL_EVENT_TYPES = {
         {"LIVY_BATCH_SUCCEEDED", "LIVY_BATCH_FAILED", "LIVY_RUN_ABORTED", "LIVY_RUN_TIMED_OUT", "LIVY_RUN_FAILED"}
     ),
 }
-RUNNING_CLUSTER_STATES = frozenset({"STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"})
+RUNNING_CLUSTER_STATES = frozenset(emr.NOT_TERMINATED)
 FINAL_BATCH_STATES = frozenset({"success", "dead", "killed", "error"})
 FOREVER = 10**6  # "until the run has given up": lifted when the execution ends
 JOB = "reliability"
@@ -118,7 +119,7 @@ class _LambdaFault:
 class Run:
     """The harness around one cell's stack: the faults it arms, when, and what happened."""
 
-    def __init__(self, cell: Cell, stack: LocalStack) -> None:
+    def __init__(self, cell: Cell, stack: LocalRuntime) -> None:
         self.cell = cell
         self.stack = stack
         self.hits: Counter[str] = Counter()  # fault -> times it fired
@@ -403,7 +404,7 @@ def _install_patches() -> None:
 @contextlib.contextmanager
 def _activated(run: Run) -> Iterator[None]:
     global _active
-    from emr_autopilot_devkit.local import sfn_patches
+    from emr_autopilot_devkit.local.moto_patches import sfn as sfn_patches
 
     _install_patches()
     stack = run.stack
@@ -459,7 +460,7 @@ def _start(run: Run, name: str) -> None:
         stack.put_object(f"{JOB}/input.csv", "id,value\n1,2\n")  # the S3 event starts the run
         return
     from emr_autopilot.jobs import load_jobs
-    from emr_autopilot.livy_batches import build_livy_run_input, start_livy_run
+    from emr_autopilot.livy_runs import build_livy_run_input, start_livy_run
     from emr_autopilot.runs import StackContext, Trigger
     from emr_autopilot_devkit.local.livy_samples import create_livy_cluster
 
@@ -509,10 +510,10 @@ class CellResult:
 
 
 def _tags(cluster: dict[str, Any]) -> dict[str, str]:
-    return {tag["Key"]: tag["Value"] for tag in cluster.get("Tags", [])}
+    return emr.tags_of(cluster)
 
 
-def _ledger_view(stack: LocalStack, clusters: list[dict[str, Any]], problems: list[str]) -> str:
+def _ledger_view(stack: LocalRuntime, clusters: list[dict[str, Any]], problems: list[str]) -> str:
     """The ledger's word for each cluster (runs_view.run_status), after checking it against EMR."""
     from emr_autopilot import ledger
     from emr_autopilot_devkit.runs_view import run_status
@@ -538,17 +539,15 @@ def _ledger_view(stack: LocalStack, clusters: list[dict[str, Any]], problems: li
     return ", ".join(words) or "no cluster"
 
 
-def _dead_letters(stack: LocalStack) -> int:
+def _dead_letters(stack: LocalRuntime) -> int:
     attributes = stack.client("sqs").get_queue_attributes(
         QueueUrl=stack.outputs["FunctionDeadLetterQueueUrl"], AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"])
 
 
-def evaluate(run: Run, seconds: float) -> CellResult:
-    stack, cell = run.stack, run.cell
-    problems: list[str] = []
-    executions = stack.executions()
+def _check_execution(executions: list[dict[str, Any]], cell: Cell, problems: list[str]) -> dict[str, Any]:
+    """Exactly one execution, ended as the cell expects, with the expected error; returns it (or {})."""
     if len(executions) != 1:
         problems.append(f"{len(executions)} executions, expected exactly one")
     execution = executions[-1] if executions else {}
@@ -557,8 +556,15 @@ def evaluate(run: Run, seconds: float) -> CellResult:
         problems.append(f"execution {outcome}, expected {cell.expect}")
     if cell.expect_error and error != cell.expect_error:
         problems.append(f"execution error {error or '-'}, expected {cell.expect_error}")
+    return execution
 
-    clusters = stack.clusters()
+
+def _check_clusters(
+    run: Run, execution: dict[str, Any], problems: list[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """No cluster the run created is left running; a team's long-running cluster is left WAITING.
+    Returns the clusters left running and every cluster the run used."""
+    clusters = run.stack.clusters()
     arn = execution.get("executionArn")
     created = [c for c in clusters if arn and _tags(c).get("emr-autopilot:execution-arn") == arn]
     left = [c for c in created if c["Status"]["State"] in RUNNING_CLUSTER_STATES]
@@ -570,22 +576,31 @@ def evaluate(run: Run, seconds: float) -> CellResult:
         used.append(kept)
         if kept["Status"]["State"] != "WAITING":
             problems.append(f"the team's long-running cluster is {kept['Status']['State']}: it was not the run's")
+    return left, used
 
+
+def _check_batches(stack: LocalRuntime, used: list[dict[str, Any]], problems: list[str]) -> int:
+    """No Livy batch left unfinished on a cluster that is still up; returns how many were."""
     batches_left = 0
     for cluster in used:
-        if cluster["Status"]["State"] not in ("RUNNING", "WAITING"):
+        if cluster["Status"]["State"] not in emr.READY:
             continue  # a batch on a cluster that ended is gone with it
         for batch in stack.livy.batches(primary_dns(cluster["Id"])):
             if batch["state"] not in FINAL_BATCH_STATES:
                 batches_left += 1
                 problems.append(f"Livy batch {batch['id']} left {batch['state']} on {cluster['Id']}")
+    return batches_left
 
-    notices = stack.notifications
+
+def _check_notices(notices: list[Notification], cell: Cell, problems: list[str]) -> tuple[list[str], list[str]]:
+    """Exactly one terminal notice, saying what the cell expects, and no notice sent twice.
+    Returns every notice's event type and the terminal ones."""
     kinds = [notice.attributes.get("event_type", "-") for notice in notices]
-    terminal = [kind for kind in kinds if kind in TERMINAL_EVENT_TYPES[cell.machine]]
+    terminal_types = TERMINAL_EVENT_TYPES[cell.machine]
+    terminal = [kind for kind in kinds if kind in terminal_types]
     if len(terminal) != 1:
         problems.append(f"{len(terminal)} terminal notifications ({terminal}), expected exactly one")
-    said = [n.message for n in notices if n.attributes.get("event_type") in TERMINAL_EVENT_TYPES[cell.machine]]
+    said = [n.message for n in notices if n.attributes.get("event_type") in terminal_types]
     if cell.notice_says and not any(cell.notice_says in message for message in said):
         problems.append(f"the terminal notice does not say {cell.notice_says!r}")
     repeated = [
@@ -593,13 +608,31 @@ def evaluate(run: Run, seconds: float) -> CellResult:
     ]
     if repeated:
         problems.append(f"notices sent more than once: {repeated}")
+    return kinds, terminal
 
-    ledger_word = _ledger_view(stack, used, problems)
+
+def _check_fault_fired(run: Run, problems: list[str]) -> int:
+    """The fault acted (else the cell proves nothing), as often as the cell says; returns how often."""
+    cell = run.cell
     fired = run.fired()
     if fired == 0 and cell.fault != "none":
         problems.append("the fault never fired: this cell proves nothing")
     if cell.expect_fired is not None and fired != cell.expect_fired:
         problems.append(f"the fault acted {fired} time(s), expected {cell.expect_fired}")
+    return fired
+
+
+def evaluate(run: Run, seconds: float) -> CellResult:
+    """The cell's verdict: every check below adds what it found wrong to `problems`, in this order."""
+    stack, cell = run.stack, run.cell
+    problems: list[str] = []
+    execution = _check_execution(stack.executions(), cell, problems)
+    outcome, error = str(execution.get("status", "none")), str(execution.get("error") or "")
+    left, used = _check_clusters(run, execution, problems)
+    batches_left = _check_batches(stack, used, problems)
+    kinds, terminal = _check_notices(stack.notifications, cell, problems)
+    ledger_word = _ledger_view(stack, used, problems)
+    fired = _check_fault_fired(run, problems)
     return CellResult(
         id=cell.id,
         machine=cell.machine,
@@ -623,13 +656,13 @@ def evaluate(run: Run, seconds: float) -> CellResult:
 
 
 def run_cell(cell_id: str) -> CellResult:
-    """One cell on a fresh local stack; a harness error is a failed cell, with its traceback."""
+    """One cell on a fresh local runtime; a harness error is a failed cell, with its traceback."""
     cell = CELLS[cell_id]
     started = time.monotonic()
     # powertools (no metric emitted) and moto (error shapes) warn; the matrix output has no room for that.
     warnings.filterwarnings("ignore", category=UserWarning)
     with tempfile.TemporaryDirectory(prefix="emr-reliability-") as tmp:
-        stack = LocalStack(timings=cell.timings).start()
+        stack = LocalRuntime(timings=cell.timings).start()
         stack.livy.simulate_batches = True  # the matrix is about the pipelines; batches' Spark code does not run
         try:
             stack.deploy_jobs(_write_jobs(Path(tmp) / "jobs", cell.job))
@@ -871,7 +904,7 @@ _CELLS: list[Cell] = [
     Cell(P, "spot_capacity_timeout", "CreateCluster", "FAILED",
          lambda run: _cluster_named(run, "spot_capacity_timeout")),
     Cell(P, "aborted", "CreateCluster", "ABORTED",
-         _abort_when(_cluster_in("STARTING", "BOOTSTRAPPING"), "cluster starting"), in_slice=True),
+         _abort_when(_cluster_in(*emr.STARTING), "cluster starting"), in_slice=True),
     Cell(P, "aborted", "RunSteps", "ABORTED", _abort_during_step(), timings=_RUNNING_LONG),
     Cell(P, "aborted", "TerminateCluster", "ABORTED",
          _abort_when(_entered_and("TerminateCluster", _cluster_in("TERMINATING")), "cluster terminating"),
@@ -949,7 +982,7 @@ _CELLS: list[Cell] = [
     Cell(L, "spot_capacity_timeout", "CreateCluster", "FAILED",
          lambda run: _cluster_named(run, "spot_capacity_timeout"), livy=T),
     Cell(L, "aborted", "CreateCluster", "ABORTED",
-         _abort_when(_cluster_in("STARTING", "BOOTSTRAPPING"), "cluster starting"), livy=T),
+         _abort_when(_cluster_in(*emr.STARTING), "cluster starting"), livy=T),
     Cell(L, "aborted", "SubmitBatch", "ABORTED", _with(_forever_batch, _lambda("LivySubmitFunction", "stop"))),
     Cell(L, "aborted", "WaitForBatch", "ABORTED", _abort_during_batch(), in_slice=True),
     Cell(L, "aborted", "WaitForBatch", "ABORTED", _abort_during_batch(), variant=T, livy=T),
@@ -1046,7 +1079,7 @@ def run_matrix(full: bool, report: Path | None, out: TextIO, workers: int = 2, o
     unknown = [cell_id for cell_id in cell_ids if cell_id not in CELLS]
     if unknown:
         raise KeyError(f"unknown cell(s) {unknown}; known: {sorted(CELLS)}")
-    print(f"Fault matrix: {len(cell_ids)} cell(s) on {workers} worker(s), each on a fresh local stack.", file=out)
+    print(f"Fault matrix: {len(cell_ids)} cell(s) on {workers} worker(s), each on a fresh local runtime.", file=out)
     started = time.monotonic()
 
     def progress(result: CellResult) -> None:

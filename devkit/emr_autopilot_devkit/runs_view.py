@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from emr_autopilot import ledger
+from emr_autopilot import emr, ledger
 from emr_autopilot.jobs import parse_duration
 from emr_autopilot.simulation import is_simulated_name
 
-ACTIVE = {"STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"}
+ACTIVE = frozenset(emr.NOT_TERMINATED)
 
 
 @dataclass(frozen=True)
@@ -68,35 +68,36 @@ def list_runs(
         if job and meta.get("job") != job:
             continue
         cluster_id = str(meta["pk"]).removeprefix("CLUSTER#")
-        items = ledger.cluster_items(table, cluster_id)
-        steps = [item for item in items if str(item["sk"]).startswith("STEP#")]
+        steps = [item for item in ledger.cluster_items(table, cluster_id) if str(item["sk"]).startswith("STEP#")]
         row_status = run_status(meta, steps)
         if status and row_status != status.upper():
             continue
-        failed = [step for step in steps if step.get("state") == "FAILED"]
-        if failed:
-            reason = str(failed[0].get("failure_reason", ""))
-        else:
-            reason = str(meta.get("reason_code", "") or "") if row_status == "FAILED" else ""
-        done = sum(1 for step in steps if step.get("state") == "COMPLETED" and not is_simulated(step))
-        simulated = sum(1 for step in steps if is_simulated(step))
-        rows.append(
-            RunRow(
-                created_at=str(meta.get("created_at", ""))[:19].replace("T", " "),
-                job=str(meta.get("job") or "-"),
-                run_id=str(meta.get("run_id") or meta.get("cluster_name") or "-"),
-                cluster_id=cluster_id,
-                cluster_state=str(meta.get("state", "")),
-                status=row_status,
-                steps=f"{done}/{len(steps)} ok"
-                + (f", {simulated} simulated (not run)" if simulated else "")
-                + (f", {len(failed)} failed" if failed else ""),
-                reason=reason[:80],
-            )
-        )
+        rows.append(_run_row(meta, cluster_id, steps, row_status))
         if len(rows) >= limit:
             break
     return rows
+
+
+def _run_row(meta: dict[str, Any], cluster_id: str, steps: list[dict[str, Any]], row_status: str) -> RunRow:
+    failed = [step for step in steps if step.get("state") == "FAILED"]
+    if failed:
+        reason = str(failed[0].get("failure_reason", ""))
+    else:
+        reason = str(meta.get("reason_code", "") or "") if row_status == "FAILED" else ""
+    done = sum(1 for step in steps if step.get("state") == "COMPLETED" and not is_simulated(step))
+    simulated = sum(1 for step in steps if is_simulated(step))
+    return RunRow(
+        created_at=str(meta.get("created_at", ""))[:19].replace("T", " "),
+        job=str(meta.get("job") or "-"),
+        run_id=str(meta.get("run_id") or meta.get("cluster_name") or "-"),
+        cluster_id=cluster_id,
+        cluster_state=str(meta.get("state", "")),
+        status=row_status,
+        steps=f"{done}/{len(steps)} ok"
+        + (f", {simulated} simulated (not run)" if simulated else "")
+        + (f", {len(failed)} failed" if failed else ""),
+        reason=reason[:80],
+    )
 
 
 def format_table(rows: list[RunRow]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conformance.conftest import Runner
+from tests.helpers.conformance import Runner
 
 SAMPLE = """{
   "Comment": "An example of the Amazon States Language for running jobs on Amazon EMR",

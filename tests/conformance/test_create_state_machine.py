@@ -1,7 +1,7 @@
 """CreateStateMachine, UpdateStateMachine and ValidateStateMachineDefinition refuse what AWS refuses.
 
 Every rule is sent through the local runtime's Step Functions API (moto with the project's patches, as
-`LocalStack.start()` installs them) and asserted on AWS's diagnostic code, message and location.
+`LocalRuntime.start()` installs them) and asserted on AWS's diagnostic code, message and location.
 
 Sources: floci-io/floci issues #2670, #2735, #2745, #2968 and PRs #2699, #2786, #2972, each case measured with
 `aws stepfunctions validate-state-machine-definition` (their pinned test,
@@ -23,8 +23,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from emr_autopilot_devkit.local import asl_validation, sfn_patches
-from emr_autopilot_devkit.local.stack import ACCOUNT_ID, REGION, REPO_ROOT
+from emr_autopilot_devkit.local.moto_patches import asl_validation
+from emr_autopilot_devkit.local.moto_patches import sfn as sfn_patches
+from emr_autopilot_devkit.local.runtime import ACCOUNT_ID, REGION, REPO_ROOT
 from emr_autopilot_devkit.local.template import Resolver, load_template
 
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/sfn"
@@ -34,7 +35,7 @@ TARGET = "MISSING_TRANSITION_TARGET"
 
 @pytest.fixture(scope="module")
 def sfn() -> Iterator[Any]:
-    sfn_patches.install_patches()  # what LocalStack.start() installs, the validation included
+    sfn_patches.install()  # what LocalRuntime.start() installs, the validation included
     with mock_aws():
         yield boto3.client("stepfunctions", region_name=REGION)
 
@@ -765,7 +766,7 @@ def test_what_motos_parser_refuses_is_answered_as_invalid_definition(sfn: Any, m
 
 # -- the project's own state machines ---------------------------------------------------------------------
 def deployed_definition(logical_id: str) -> str:
-    """The definition as LocalStack.deploy() sends it: DefinitionUri with DefinitionSubstitutions resolved."""
+    """The definition as LocalRuntime.deploy() sends it: DefinitionUri with DefinitionSubstitutions resolved."""
     template = load_template(REPO_ROOT / "template.yaml")
     resolver = Resolver(
         parameters={}, pseudo={"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws"}

@@ -30,8 +30,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from emr_autopilot_devkit.local.stack import LocalStack
-from tests.conformance.conftest import until
+from emr_autopilot_devkit.local.runtime import LocalRuntime
+from tests.helpers.conformance import until
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 ENDED = {"TERMINATED", "TERMINATED_WITH_ERRORS"}
@@ -41,7 +41,7 @@ STEP_ENDED = {"COMPLETED", "FAILED", "CANCELLED", "INTERRUPTED"}
 class Lifecycle:
     """A local runtime whose EMR events are also recorded here, in the order the simulator sent them."""
 
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: LocalRuntime) -> None:
         self.stack = stack
         self.emr = stack.client("emr")
         self.events: list[tuple[str, dict[str, Any]]] = []
@@ -129,7 +129,7 @@ class Lifecycle:
 
 @pytest.fixture(scope="module")
 def emr() -> Iterator[Lifecycle]:
-    stack = LocalStack().start()
+    stack = LocalRuntime().start()
     try:
         yield Lifecycle(stack)
     finally:

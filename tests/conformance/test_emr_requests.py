@@ -27,7 +27,7 @@ from emr_autopilot.emr_requests import (
 )
 from emr_autopilot.jobs import load_jobs
 from emr_autopilot.runs import Trigger, build_run_input
-from tests.unit.stack_contexts import stack_context
+from tests.helpers.stack_contexts import stack_context
 
 # connect-emr's own createCluster example (section "Create_Cluster"), trimmed to the members used here.
 CREATE_CLUSTER: dict[str, Any] = {

@@ -38,14 +38,14 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.utils import get_environ_proxies
 
-from emr_autopilot_devkit.local.stack import REGION, LocalFunction, LocalStack
-from tests.conformance.conftest import Run, Runner
+from emr_autopilot_devkit.local.runtime import REGION, LocalFunction, LocalRuntime
+from tests.helpers.conformance import Run, Runner
 
 ROCKET = "\U0001f680"  # 🚀: outside the Basic Multilingual Plane, two UTF-16 code units, four UTF-8 bytes
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def raw_call(stack: LocalStack, target: str, body: str, signing_name: str, json_version: str = "1.1") -> Any:
+def raw_call(stack: LocalRuntime, target: str, body: str, signing_name: str, json_version: str = "1.1") -> Any:
     """A JSON-protocol request as any HTTP client could send it, past every SDK-side check."""
     return requests.post(
         stack.endpoint + "/",
@@ -62,7 +62,7 @@ def raw_call(stack: LocalStack, target: str, body: str, signing_name: str, json_
     )
 
 
-def unvalidated_client(stack: LocalStack, service: str) -> Any:
+def unvalidated_client(stack: LocalRuntime, service: str) -> Any:
     """A boto3 client that sends what it is given: what reaches the server is the server's to refuse."""
     factory: Any = boto3.client
     return factory(
@@ -82,7 +82,7 @@ def error_of(call: Any, **kwargs: Any) -> dict[str, Any]:
     return error
 
 
-def topic_arn(stack: LocalStack) -> str:
+def topic_arn(stack: LocalRuntime) -> str:
     return next(value for key, value in stack.outputs.items() if key.endswith("TopicArn"))
 
 
@@ -209,6 +209,31 @@ def test_an_emulator_crash_is_an_internal_failure_in_the_protocol_shape_never_ht
     assert raw.status_code == 500
     assert "<html" not in raw.text.lower()
     assert raw.json()["__type"] == "InternalFailure"
+
+
+def test_a_gzip_compressed_request_is_validated_after_decoding(runtime: Runner) -> None:
+    """botocore compresses PutMetricData bodies of 10 KiB or more (Content-Encoding: gzip, the API's request
+    compression trait), and CloudWatch accepts them (CloudWatch API reference, PutMetricData). The runtime's request
+    validation must read such a body decoded, not refuse it as "not JSON" (found by make bench's reaper at scale)."""
+    # Given 1,000 datapoints, enough for botocore to gzip the request
+    cloudwatch = runtime.stack.client("cloudwatch")
+    data = [
+        {"MetricName": "IsIdle", "Dimensions": [{"Name": "JobFlowId", "Value": f"j-{n:013d}"}], "Value": 1.0}
+        for n in range(1000)
+    ]
+    sent: list[str] = []
+    cloudwatch.meta.events.register(
+        "before-send.cloudwatch.PutMetricData",
+        lambda request, **_: sent.append(request.headers.get("Content-Encoding", b"")),
+    )
+
+    # When they are put
+    cloudwatch.put_metric_data(Namespace="Conformance/Gzip", MetricData=data)
+
+    # Then the request went compressed and was accepted: the metrics are listed
+    assert sent and sent[0] in ("gzip", b"gzip")
+    listed = cloudwatch.list_metrics(Namespace="Conformance/Gzip")["Metrics"]
+    assert len(listed) > 0
 
 
 def test_start_execution_input_is_limited_in_utf8_bytes(runtime: Runner) -> None:
@@ -694,7 +719,7 @@ def test_a_run_on_an_emoji_key_succeeds_and_keeps_the_emoji(runtime: Runner, tmp
     assert f"cannot read {failed_input['run']['input_uri']}" in reasons
 
 
-def _runs(stack: LocalStack, exclude: set[str]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+def _runs(stack: LocalRuntime, exclude: set[str]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     for execution in stack.executions():
         if execution["executionArn"] not in exclude:
             yield execution, json.loads(execution["input"])

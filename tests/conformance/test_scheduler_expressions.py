@@ -7,7 +7,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conformance.conftest import ROLE_ARN, Runner
+from tests.helpers.conformance import ROLE_ARN, Runner
 
 
 def _create(runtime: Runner, name: str, expression: str) -> None:

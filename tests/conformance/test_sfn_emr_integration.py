@@ -25,13 +25,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from emr_autopilot_devkit.local.sfn_emr_integration import (
+from emr_autopilot_devkit.local.moto_patches.sfn_emr_integration import (
     POLL_FIRST_SECONDS,
     StateTaskServiceEmr,
     emr_task_error,
     poll_interval,
 )
-from tests.conformance.conftest import CLUSTER_REQUEST, EMR_ARN, Run, Runner, task, until
+from tests.helpers.conformance import CLUSTER_REQUEST, EMR_ARN, Run, Runner, task, until
 
 # aws/aws-cdk#13735: "... (Service: AmazonElasticMapReduce; Status Code: 400; Error Code: ValidationException;
 # Request ID: 3c8dd2a1-...; Proxy: null)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conformance.conftest import Runner
+from tests.helpers.conformance import Runner
 
 
 def _caught_by_states_all(branch_state: dict[str, Any]) -> dict[str, Any]:

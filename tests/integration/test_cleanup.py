@@ -10,11 +10,11 @@ from typing import Any
 
 from emr_autopilot.starter import deadline_schedule_name
 from emr_autopilot_devkit.local.emr_simulator import Timings
-from emr_autopilot_devkit.local.stack import Invocation, LocalStack
+from emr_autopilot_devkit.local.runtime import Invocation, LocalRuntime
 from emr_autopilot_devkit.sample_data import generate_inspections
-from tests.integration.conftest import (
+from tests.helpers.integration import (
     SIMULATED_COMMAND,
-    StackFactory,
+    RuntimeFactory,
     command_job,
     dead_letters,
     deadline_schedules,
@@ -23,11 +23,11 @@ from tests.integration.conftest import (
 )
 
 
-def janitor_invocations(stack: LocalStack) -> list[Invocation]:
+def janitor_invocations(stack: LocalRuntime) -> list[Invocation]:
     return [inv for inv in stack.invocations if inv.function == "ExecutionJanitorFunction"]
 
 
-def started_execution_arn(stack: LocalStack) -> str:
+def started_execution_arn(stack: LocalRuntime) -> str:
     """Deliver the pending S3 event and return the execution the run starter started."""
     stack.pump()
     # Only the starter's: on a slow machine the cluster's first EMR event can arrive in the same pump.
@@ -38,7 +38,7 @@ def started_execution_arn(stack: LocalStack) -> str:
     return arn
 
 
-def running_step(stack: LocalStack) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def running_step(stack: LocalRuntime) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """(cluster, step) once a step is RUNNING on a cluster."""
     for cluster in stack.clusters():
         for step in stack.steps(cluster["Id"]):
@@ -48,10 +48,10 @@ def running_step(stack: LocalStack) -> tuple[dict[str, Any], dict[str, Any]] | N
 
 
 def test_an_aborted_run_has_its_cluster_terminated_by_the_janitor(
-    local_stack: StackFactory, jobs_dir: Callable[..., Path]
+    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
 ) -> None:
     # Given a run whose step takes an hour is running on its cluster
-    stack = local_stack(jobs_dir(command_job("long-step", [SIMULATED_COMMAND])), timings=Timings(simulated_step=3600))
+    stack = local_runtime(jobs_dir(command_job("long-step", [SIMULATED_COMMAND])), timings=Timings(simulated_step=3600))
     stack.put_object("long-step/input.csv", "x\n")
     execution_arn = started_execution_arn(stack)
     cluster, _ = wait_until(lambda: running_step(stack))
@@ -86,10 +86,10 @@ def test_an_aborted_run_has_its_cluster_terminated_by_the_janitor(
 
 
 def test_a_run_past_its_run_timeout_is_stopped_and_cleaned_up(
-    local_stack: StackFactory, jobs_dir: Callable[..., Path]
+    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
 ) -> None:
     # Given a job with a 5-minute run_timeout whose step takes an hour (the cluster is up in 2 minutes)
-    stack = local_stack(
+    stack = local_runtime(
         jobs_dir(command_job("slow-job", [SIMULATED_COMMAND], run_timeout="5m")),
         timings=Timings(starting=60, bootstrapping=60, simulated_step=3600),
     )
@@ -123,8 +123,8 @@ def test_a_run_past_its_run_timeout_is_stopped_and_cleaned_up(
     assert deadline_schedules(stack) == []
 
 
-def test_a_successful_run_deletes_its_deadline(stack: LocalStack) -> None:
-    # Given the local stack has been up for two (virtual) hours, longer than the job's 1h run_timeout
+def test_a_successful_run_deletes_its_deadline(stack: LocalRuntime) -> None:
+    # Given the local runtime has been up for two (virtual) hours, longer than the job's 1h run_timeout
     stack.clock.advance(2 * 3600)
 
     # When a run starts, its deadline is scheduled run_timeout after the execution started
@@ -153,7 +153,7 @@ def test_a_successful_run_deletes_its_deadline(stack: LocalStack) -> None:
     assert only(stack.notifications).attributes["event_type"] == "RUN_SUCCEEDED"
 
 
-def test_a_janitor_that_keeps_failing_is_retried_then_dead_lettered(stack: LocalStack) -> None:
+def test_a_janitor_that_keeps_failing_is_retried_then_dead_lettered(stack: LocalRuntime) -> None:
     # Given the notification topic has been deleted, so every publish fails
     stack.client("sns").delete_topic(TopicArn=stack.outputs["NotificationTopicArn"])
     # ...and a run whose cluster is starting

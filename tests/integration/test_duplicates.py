@@ -11,17 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from emr_autopilot import ledger
-from emr_autopilot.livy_batches import start_livy_run
+from emr_autopilot.livy_runs import start_livy_run
 from emr_autopilot_devkit.local.emr_simulator import Timings
 from emr_autopilot_devkit.local.livy_samples import create_livy_cluster
 from emr_autopilot_devkit.local.livy_server import primary_dns
-from emr_autopilot_devkit.local.stack import Invocation, LocalStack
-from tests.integration.conftest import StackFactory, command_job, dead_letters, only, wait_until
+from emr_autopilot_devkit.local.runtime import Invocation, LocalRuntime
+from tests.helpers.integration import RuntimeFactory, command_job, dead_letters, only, wait_until
 
 QUICK = Timings(starting=30, bootstrapping=30, terminating=30)
 
 
-def deliver_every_event(stack: LocalStack, times: int) -> None:
+def deliver_every_event(stack: LocalRuntime, times: int) -> None:
     """EventBridge delivers each event `times` times: same id, same time, same detail."""
     original = stack.enqueue
 
@@ -32,15 +32,15 @@ def deliver_every_event(stack: LocalStack, times: int) -> None:
     stack.enqueue = enqueue  # type: ignore[method-assign]
 
 
-def invocations_of(stack: LocalStack, function: str) -> list[Invocation]:
+def invocations_of(stack: LocalRuntime, function: str) -> list[Invocation]:
     return [inv for inv in stack.invocations if inv.function == function]
 
 
 def test_a_failed_run_whose_every_event_arrives_three_times_happens_once(
-    local_stack: StackFactory, jobs_dir: Callable[..., Path]
+    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
 ) -> None:
     # Given a two-step job whose second step fails for real, and EventBridge delivering everything three times
-    stack = local_stack(jobs_dir(command_job("thrice", ["echo one", "echo 'error: no such table' >&2; exit 3"])))
+    stack = local_runtime(jobs_dir(command_job("thrice", ["echo one", "echo 'error: no such table' >&2; exit 3"])))
     deliver_every_event(stack, 3)
 
     # When its input lands and the run plays out
@@ -81,10 +81,10 @@ def test_a_failed_run_whose_every_event_arrives_three_times_happens_once(
 
 
 def test_a_runs_emr_events_delivered_newest_first_leave_the_true_end_in_the_ledger(
-    local_stack: StackFactory, jobs_dir: Callable[..., Path]
+    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
 ) -> None:
     # Given a one-step job, and EMR's events held back until the run has ended
-    stack = local_stack(jobs_dir(command_job("backwards", ["echo done"])))
+    stack = local_runtime(jobs_dir(command_job("backwards", ["echo done"])))
     original, held = stack.enqueue, []
 
     def hold(function_logical_id: str, event: dict[str, Any]) -> None:
@@ -118,10 +118,10 @@ def test_a_runs_emr_events_delivered_newest_first_leave_the_true_end_in_the_ledg
 
 
 def test_a_stopped_livy_run_whose_end_arrives_three_times_is_cleaned_up_and_reported_once(
-    local_stack: StackFactory, jobs_dir: Callable[..., Path]
+    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
 ) -> None:
     # Given a Livy run whose batch would run for days, and EventBridge delivering everything three times
-    stack = local_stack(jobs_dir(), timings=QUICK)
+    stack = local_runtime(jobs_dir(), timings=QUICK)
     cluster_id = create_livy_cluster(stack)
     stack.livy.faults.run_seconds = {"forever": 10**6}
     deliver_every_event(stack, 3)

@@ -19,9 +19,9 @@ from moto.events.models import events_backends
 from emr_autopilot import aws, ledger
 from emr_autopilot.runs import TAG_JOB, TAG_MANAGED, TAG_RUN_ID
 from emr_autopilot_devkit.local.emr_simulator import Timings
-from emr_autopilot_devkit.local.stack import ACCOUNT_ID, REGION, Invocation, LocalStack, Notification
+from emr_autopilot_devkit.local.runtime import ACCOUNT_ID, REGION, Invocation, LocalRuntime, Notification
 from emr_autopilot_devkit.sample_data import generate_malformed_inspections
-from tests.integration.conftest import StackFactory, dead_letters, load_event, only, wait_until
+from tests.helpers.integration import RuntimeFactory, dead_letters, load_event, only, wait_until
 
 FUNCTION = "EmrEventFunction"
 SAMPLE_CLUSTER = "j-2AXXXXXXGAPLF"
@@ -29,24 +29,24 @@ SAMPLE_STEP = "s-1K4CSPRYG3YH7"
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def handler_invocations(stack: LocalStack, since: int = 0) -> list[Invocation]:
+def handler_invocations(stack: LocalRuntime, since: int = 0) -> list[Invocation]:
     return [inv for inv in stack.invocations[since:] if inv.function == FUNCTION]
 
 
-def follow_ups(stack: LocalStack) -> list[Invocation]:
+def follow_ups(stack: LocalRuntime) -> list[Invocation]:
     return [inv for inv in stack.invocations if inv.function == "StepLogFollowUpFunction"]
 
 
-def timeline(stack: LocalStack, cluster_id: str) -> list[dict[str, Any]]:
+def timeline(stack: LocalRuntime, cluster_id: str) -> list[dict[str, Any]]:
     items = ledger.cluster_items(stack.outputs["RunLedgerTableName"], cluster_id)
     return [item for item in items if item["sk"].startswith("EVENT#")]
 
 
-def meta(stack: LocalStack, cluster_id: str) -> dict[str, Any] | None:
+def meta(stack: LocalRuntime, cluster_id: str) -> dict[str, Any] | None:
     return ledger.get_cluster(stack.outputs["RunLedgerTableName"], cluster_id)
 
 
-def step_item(stack: LocalStack, cluster_id: str, step_id: str) -> dict[str, Any]:
+def step_item(stack: LocalRuntime, cluster_id: str, step_id: str) -> dict[str, Any]:
     items = ledger.cluster_items(stack.outputs["RunLedgerTableName"], cluster_id)
     return only([item for item in items if item["sk"] == f"STEP#{step_id}"])
 
@@ -55,7 +55,7 @@ def subjects(notices: list[Notification], prefix: str) -> list[Notification]:
     return [notice for notice in notices if notice.subject.startswith(prefix)]
 
 
-def deliver(stack: LocalStack, event: dict[str, Any]) -> None:
+def deliver(stack: LocalRuntime, event: dict[str, Any]) -> None:
     """Put a whole event (its own id and time) on the default bus, as EventBridge (re)delivers it.
 
     `stack.emit` stamps a fresh id and the current time; a re-delivery keeps both."""
@@ -65,7 +65,7 @@ def deliver(stack: LocalStack, event: dict[str, Any]) -> None:
             rule.send_to_targets(copy.deepcopy(event), transform_input=False)  # type: ignore[arg-type]
 
 
-def create_cluster(stack: LocalStack, job: str = "events-sample") -> str:
+def create_cluster(stack: LocalRuntime, job: str = "events-sample") -> str:
     """A cluster created through the EMR API, tagged as the pipeline tags its clusters."""
     emr = stack.client("emr")
     cluster_id: str = emr.run_job_flow(
@@ -127,7 +127,7 @@ def throttled(client: Any, event_name: str, times: int | None) -> Iterator[list[
         client.meta.events.unregister(event_name, fault)
 
 
-def failed_step(stack: LocalStack) -> tuple[str, str]:
+def failed_step(stack: LocalRuntime) -> tuple[str, str]:
     """(cluster id, step id) of the pipeline's failed step."""
     for cluster in stack.clusters():
         for step in stack.steps(cluster["Id"]):
@@ -153,7 +153,7 @@ SAMPLES: list[tuple[str, str | None]] = [
 
 
 def test_every_sample_reaches_the_handler_lands_in_the_ledger_and_notifies_only_when_it_should(
-    stack: LocalStack,
+    stack: LocalRuntime,
 ) -> None:
     # Given a cluster created through the EMR API, tagged with its job, whose one step failed for real
     cluster_id = create_cluster(stack)
@@ -244,7 +244,7 @@ def test_every_sample_reaches_the_handler_lands_in_the_ledger_and_notifies_only_
 
 # -- at-least-once delivery, and clusters EMR no longer knows ------------------------------------
 def test_an_event_for_a_cluster_emr_no_longer_knows_delivered_three_times_is_handled_once(
-    stack: LocalStack,
+    stack: LocalRuntime,
 ) -> None:
     # Given the step-failed sample as it is: its cluster and step are unknown to this account's EMR
     # (as for a cluster older than two months), so DescribeCluster and DescribeStep answer InvalidRequest
@@ -281,7 +281,7 @@ def test_an_event_for_a_cluster_emr_no_longer_knows_delivered_three_times_is_han
 
 
 # -- order ------------------------------------------------------------------------------------
-def test_a_late_running_event_never_moves_a_terminated_cluster_back(stack: LocalStack) -> None:
+def test_a_late_running_event_never_moves_a_terminated_cluster_back(stack: LocalRuntime) -> None:
     # Given a cluster's TERMINATED event, and its earlier STARTING and RUNNING events arriving after it
     def cluster_event(state: str, time: str, reason: str = '{"code":""}') -> dict[str, Any]:
         event = load_event("emr_cluster_state_change_running.json")
@@ -317,12 +317,12 @@ def test_a_late_running_event_never_moves_a_terminated_cluster_back(stack: Local
 
 # -- late and missing step logs ---------------------------------------------------------------
 @pytest.fixture
-def quick_stack(local_stack: StackFactory, jobs_dir: Callable[..., Path]) -> LocalStack:
+def quick_stack(local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]) -> LocalRuntime:
     """The sample job's stack, with clusters that start in a minute and a half (virtual) instead of six."""
-    return local_stack(jobs_dir(), timings=Timings(starting=60, bootstrapping=30, terminating=30))
+    return local_runtime(jobs_dir(), timings=Timings(starting=60, bootstrapping=30, terminating=30))
 
 
-def test_a_step_log_that_arrives_late_is_sent_by_the_follow_up(quick_stack: LocalStack) -> None:
+def test_a_step_log_that_arrives_late_is_sent_by_the_follow_up(quick_stack: LocalRuntime) -> None:
     stack = quick_stack
     # Given EMR uploads step logs 15 minutes after a step ends
     stack.simulator.faults.log_delay_seconds = 900
@@ -357,7 +357,7 @@ def test_a_step_log_that_arrives_late_is_sent_by_the_follow_up(quick_stack: Loca
     assert set(outcomes[:-1]) <= {"rescheduled"}
 
 
-def test_a_step_log_that_never_arrives_is_reported_missing_once(quick_stack: LocalStack) -> None:
+def test_a_step_log_that_never_arrives_is_reported_missing_once(quick_stack: LocalRuntime) -> None:
     stack = quick_stack
     # Given EMR never uploads the step's logs
     stack.simulator.faults.logs_never_written = True
@@ -388,7 +388,7 @@ def test_a_step_log_that_never_arrives_is_reported_missing_once(quick_stack: Loc
 
 
 # -- malformed events -------------------------------------------------------------------------
-def test_malformed_events_are_rejected_into_the_dead_letter_queue_without_retries(stack: LocalStack) -> None:
+def test_malformed_events_are_rejected_into_the_dead_letter_queue_without_retries(stack: LocalRuntime) -> None:
     # Given EMR events the handler cannot use: a step event without a step id, a severity nobody sends,
     # and envelopes without an id, with a time that is not one, with a detail that is not an object
     stack.emit("EMR Step Status Change", SAMPLE_CLUSTER, {"clusterId": SAMPLE_CLUSTER, "state": "FAILED"})
@@ -436,7 +436,7 @@ def test_malformed_events_are_rejected_into_the_dead_letter_queue_without_retrie
 
 
 # -- throttling -------------------------------------------------------------------------------
-def test_a_throttled_publish_is_retried_by_the_sdk_and_sent_once(stack: LocalStack) -> None:
+def test_a_throttled_publish_is_retried_by_the_sdk_and_sent_once(stack: LocalRuntime) -> None:
     # Given SNS throttles the next Publish once
     event = load_event("emr_cluster_state_change_terminated_with_errors.json")
     with throttled(aws.client("sns"), "before-send.sns.Publish", times=1) as calls:
@@ -452,7 +452,7 @@ def test_a_throttled_publish_is_retried_by_the_sdk_and_sent_once(stack: LocalSta
 
 
 def test_a_ledger_write_still_throttled_after_sdk_retries_is_retried_by_lambda_and_notifies_once(
-    stack: LocalStack,
+    stack: LocalRuntime,
 ) -> None:
     # Given DynamoDB still throttles the next timeline write after the SDK's retries
     event = load_event("emr_cluster_state_change_terminated_with_errors.json")
@@ -473,7 +473,7 @@ def test_a_ledger_write_still_throttled_after_sdk_retries_is_retried_by_lambda_a
 
 
 def test_a_ledger_that_keeps_failing_sends_the_event_to_the_dead_letter_queue_and_nothing_is_lost(
-    stack: LocalStack,
+    stack: LocalRuntime,
 ) -> None:
     # Given every ledger state write keeps failing
     event = load_event("emr_cluster_state_change_terminated_with_errors.json")

@@ -1,7 +1,7 @@
 """`jobs deploy` cannot wipe jobs by accident: no jobs is an error, the plan comes first, removal needs
 --prune, --dry-run changes nothing, and any invalid file stops the whole deploy before an upload.
 
-One local stack (moto in server mode, the template deployed) serves the module; each test first deploys
+One local runtime (moto in server mode, the template deployed) serves the module; each test first deploys
 the baseline with --prune, so it starts from the same deployed jobs. The CLI runs against it through the
 state file `emr-autopilot local up` writes.
 """
@@ -21,15 +21,15 @@ from emr_autopilot.catalog import CATALOG_KEY
 from emr_autopilot.errors import JobDefinitionError
 from emr_autopilot_devkit.cli import main
 from emr_autopilot_devkit.deploy_jobs import StackOutputs, deploy_jobs
-from emr_autopilot_devkit.local.stack import REGION, LocalStack
-from tests.integration.conftest import JOBS_DIR, SAMPLE_JOB, command_job
+from emr_autopilot_devkit.local.runtime import REGION, LocalRuntime
+from tests.helpers.integration import JOBS_DIR, SAMPLE_JOB, command_job
 
 EXTRA = "nightly-extra"  # a second deployed job, with a schedule of its own
 
 
 @pytest.fixture(scope="module")
-def module_stack() -> Iterator[LocalStack]:
-    stack = LocalStack().start()
+def module_stack() -> Iterator[LocalRuntime]:
+    stack = LocalRuntime().start()
     yield stack
     stack.stop()
 
@@ -51,13 +51,13 @@ def extra_job() -> dict[str, Any]:
 
 
 @pytest.fixture
-def stack(module_stack: LocalStack, tmp_path: Path) -> LocalStack:
+def stack(module_stack: LocalRuntime, tmp_path: Path) -> LocalRuntime:
     """The stack with exactly the baseline deployed: the sample job and EXTRA."""
     module_stack.deploy_jobs(write_jobs(tmp_path / "baseline", extra_job()), prune=True)
     return module_stack
 
 
-def deployed_state(stack: LocalStack) -> dict[str, Any]:
+def deployed_state(stack: LocalRuntime) -> dict[str, Any]:
     """Everything a deploy may change: the catalog's bytes, the uploaded code, the job schedules."""
     s3, bucket = stack.client("s3"), stack.outputs["ArtifactsBucketName"]
     objects = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
@@ -70,7 +70,7 @@ def deployed_state(stack: LocalStack) -> dict[str, Any]:
     }
 
 
-def catalog_jobs(stack: LocalStack) -> list[str]:
+def catalog_jobs(stack: LocalRuntime) -> list[str]:
     import json
 
     body = deployed_state(stack)["catalog"]
@@ -78,7 +78,7 @@ def catalog_jobs(stack: LocalStack) -> list[str]:
 
 
 @pytest.fixture
-def cli(stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+def cli(stack: LocalRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """Run `emr-autopilot ...` with --local pointing at the stack, as after `local up`."""
     import json
 
@@ -116,7 +116,7 @@ def cli(stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> C
     ("make", "reason"), [("empty", "no job files (*.yaml or *.yml)"), ("missing", "does not exist")]
 )
 def test_deploying_an_empty_or_missing_jobs_dir_fails_and_changes_nothing(
-    stack: LocalStack, cli: Callable[..., Result], tmp_path: Path, make: str, reason: str
+    stack: LocalRuntime, cli: Callable[..., Result], tmp_path: Path, make: str, reason: str
 ) -> None:
     # Given a stack with two jobs live, and a jobs directory that is empty or not there
     before = deployed_state(stack)
@@ -140,7 +140,7 @@ def test_deploying_an_empty_or_missing_jobs_dir_fails_and_changes_nothing(
 
 
 def test_a_deploy_without_prune_keeps_deployed_jobs_missing_from_the_dir(
-    stack: LocalStack, cli: Callable[..., Result], tmp_path: Path
+    stack: LocalRuntime, cli: Callable[..., Result], tmp_path: Path
 ) -> None:
     # Given EXTRA is deployed, and a jobs directory without it
     jobs = write_jobs(tmp_path / "jobs")
@@ -158,7 +158,7 @@ def test_a_deploy_without_prune_keeps_deployed_jobs_missing_from_the_dir(
 
 
 def test_a_deploy_with_prune_removes_them_and_says_so(
-    stack: LocalStack, cli: Callable[..., Result], tmp_path: Path
+    stack: LocalRuntime, cli: Callable[..., Result], tmp_path: Path
 ) -> None:
     # Given EXTRA is deployed, and a jobs directory without it
     jobs = write_jobs(tmp_path / "jobs")
@@ -178,7 +178,7 @@ def test_a_deploy_with_prune_removes_them_and_says_so(
 
 
 def test_a_dry_run_prints_the_plan_and_changes_nothing(
-    stack: LocalStack, cli: Callable[..., Result], tmp_path: Path
+    stack: LocalRuntime, cli: Callable[..., Result], tmp_path: Path
 ) -> None:
     # Given a jobs directory that adds a job, changes the sample job's code and definition, and lacks EXTRA
     jobs = write_jobs(tmp_path / "jobs", command_job("brand-new", ["echo new"]))
@@ -207,7 +207,7 @@ def test_a_dry_run_prints_the_plan_and_changes_nothing(
 
 
 def test_an_invalid_file_stops_the_whole_deploy_before_any_upload(
-    stack: LocalStack, cli: Callable[..., Result], tmp_path: Path
+    stack: LocalRuntime, cli: Callable[..., Result], tmp_path: Path
 ) -> None:
     # Given changed code, a new valid job with a schedule, and one file EventBridge Scheduler would refuse
     jobs = write_jobs(
@@ -235,7 +235,7 @@ def test_an_invalid_file_stops_the_whole_deploy_before_any_upload(
 
 
 def test_a_trigger_on_a_bucket_the_stack_does_not_listen_on_stops_the_deploy(
-    stack: LocalStack, cli: Callable[..., Result], tmp_path: Path
+    stack: LocalRuntime, cli: Callable[..., Result], tmp_path: Path
 ) -> None:
     # Given a job triggered by a bucket that is not the stack's landing bucket (the rule's only bucket)
     job = command_job("partner-feed", ["echo feed"])
@@ -256,7 +256,7 @@ def test_a_trigger_on_a_bucket_the_stack_does_not_listen_on_stops_the_deploy(
     assert deployed_state(stack) == before
 
 
-def test_an_extra_trigger_bucket_must_send_its_events_to_eventbridge(stack: LocalStack, tmp_path: Path) -> None:
+def test_an_extra_trigger_bucket_must_send_its_events_to_eventbridge(stack: LocalRuntime, tmp_path: Path) -> None:
     # Given a stack that also listens on partner-drop (ExtraTriggerBucketNames), a bucket without EventBridge
     s3 = stack.client("s3")
     s3.create_bucket(Bucket="partner-drop")

@@ -13,16 +13,17 @@ from typing import Any
 import pytest
 
 from emr_autopilot.jobs import load_jobs
-from emr_autopilot.livy_batches import build_livy_run_input, livy_settings, start_livy_run
+from emr_autopilot.livy_pipeline.settings import livy_settings
+from emr_autopilot.livy_runs import build_livy_run_input, start_livy_run
 from emr_autopilot.runs import StackContext, Trigger
 from emr_autopilot_devkit.local.emr_simulator import Timings
 from emr_autopilot_devkit.local.livy_samples import create_livy_cluster, seed_livy_event
 from emr_autopilot_devkit.local.livy_server import primary_dns
-from emr_autopilot_devkit.local.stack import Invocation, LocalStack, Notification
-from tests.integration.conftest import (
+from emr_autopilot_devkit.local.runtime import Invocation, LocalRuntime, Notification
+from tests.helpers.integration import (
     EVENTS_DIR,
     JOBS_DIR,
-    StackFactory,
+    RuntimeFactory,
     dead_letters,
     load_event,
     only,
@@ -34,15 +35,15 @@ QUICK = Timings(starting=30, bootstrapping=30, terminating=30)
 
 
 @pytest.fixture
-def livy_stack(local_stack: StackFactory, jobs_dir: Callable[..., Path]) -> LocalStack:
-    stack = local_stack(jobs_dir(), timings=QUICK)
+def livy_stack(local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]) -> LocalRuntime:
+    stack = local_runtime(jobs_dir(), timings=QUICK)
     # These tests are about Livy's protocol and the pipeline: batches are simulated, not run on Spark
     # (test_local_spark.py runs one for real).
     stack.livy.simulate_batches = True
     return stack
 
 
-def run_batch(stack: LocalStack, name: str, cluster_id: str, batch: dict[str, Any], **run: Any) -> dict[str, Any]:
+def run_batch(stack: LocalRuntime, name: str, cluster_id: str, batch: dict[str, Any], **run: Any) -> dict[str, Any]:
     """Start LivyBatchPipeline on a running cluster, let everything settle, return the execution."""
     document = {"cluster_id": cluster_id, "batch": batch, "run": {"job_name": "sessionize", **run}}
     arn = start_livy_run(stack.outputs["LivyStateMachineArn"], name, document)
@@ -51,15 +52,15 @@ def run_batch(stack: LocalStack, name: str, cluster_id: str, batch: dict[str, An
     return execution
 
 
-def livy_notifications(stack: LocalStack) -> list[Notification]:
+def livy_notifications(stack: LocalRuntime) -> list[Notification]:
     return [n for n in stack.notifications if n.attributes.get("event_type", "").startswith("LIVY_")]
 
 
-def janitor_invocations(stack: LocalStack) -> list[Invocation]:
+def janitor_invocations(stack: LocalRuntime) -> list[Invocation]:
     return [inv for inv in stack.invocations if inv.function == "LivyJanitorFunction"]
 
 
-def test_a_batch_on_a_running_cluster_succeeds_and_is_reported(livy_stack: LocalStack) -> None:
+def test_a_batch_on_a_running_cluster_succeeds_and_is_reported(livy_stack: LocalRuntime) -> None:
     # Given a long-running cluster with Livy
     cluster_id = create_livy_cluster(livy_stack)
 
@@ -83,7 +84,7 @@ def test_a_batch_on_a_running_cluster_succeeds_and_is_reported(livy_stack: Local
     assert janitor_invocations(livy_stack) == []
 
 
-def test_a_lambda_task_that_starts_late_is_not_timed_out_by_the_fast_clock(livy_stack: LocalStack) -> None:
+def test_a_lambda_task_that_starts_late_is_not_timed_out_by_the_fast_clock(livy_stack: LocalRuntime) -> None:
     # Given a running Livy cluster, and every handler kept waiting for 0.5 s of wall time (a busy machine):
     # 300 s of the fast clock, more than the tasks' 90-second TimeoutSeconds
     cluster_id = create_livy_cluster(livy_stack)
@@ -100,7 +101,7 @@ def test_a_lambda_task_that_starts_late_is_not_timed_out_by_the_fast_clock(livy_
     assert execution["status"] == "SUCCEEDED", (execution.get("error"), execution.get("cause"))
 
 
-def test_a_dead_batch_fails_the_run_with_its_log_tail(livy_stack: LocalStack) -> None:
+def test_a_dead_batch_fails_the_run_with_its_log_tail(livy_stack: LocalRuntime) -> None:
     # Given a cluster with Livy whose application dies on a missing input
     cluster_id = create_livy_cluster(livy_stack)
     livy_stack.livy.faults.dead = {"bad-input": "java.io.FileNotFoundException: s3://acme-landing/missing.csv"}
@@ -123,7 +124,7 @@ def test_a_dead_batch_fails_the_run_with_its_log_tail(livy_stack: LocalStack) ->
     assert livy_stack.livy.deleted == []
 
 
-def test_a_batch_past_its_max_wait_is_deleted(livy_stack: LocalStack) -> None:
+def test_a_batch_past_its_max_wait_is_deleted(livy_stack: LocalRuntime) -> None:
     # Given a batch that would run for days, and a run allowed two minutes (4 polls of 30 s)
     cluster_id = create_livy_cluster(livy_stack)
     livy_stack.livy.faults.run_seconds = {"forever": 10**6}
@@ -151,7 +152,7 @@ def test_a_batch_past_its_max_wait_is_deleted(livy_stack: LocalStack) -> None:
     assert only(janitor_invocations(livy_stack)).result["deleted"] == []
 
 
-def test_an_aborted_run_has_its_batch_deleted_by_the_janitor(livy_stack: LocalStack) -> None:
+def test_an_aborted_run_has_its_batch_deleted_by_the_janitor(livy_stack: LocalRuntime) -> None:
     # Given a run whose batch is running
     cluster_id = create_livy_cluster(livy_stack)
     livy_stack.livy.faults.run_seconds = {"forever": 10**6}
@@ -191,7 +192,7 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("no_backoff")
-def test_livy_unreachable_fails_the_run_after_retries(livy_stack: LocalStack) -> None:
+def test_livy_unreachable_fails_the_run_after_retries(livy_stack: LocalRuntime) -> None:
     # Given a cluster whose Livy refuses connections (the service is down)
     cluster_id = create_livy_cluster(livy_stack)
     livy_stack.livy.faults.refuse_connections = True
@@ -217,7 +218,7 @@ def test_livy_unreachable_fails_the_run_after_retries(livy_stack: LocalStack) ->
     assert only(dead_letters(livy_stack))["responseContext"]["functionError"].startswith("LivyUnavailable")
 
 
-def test_a_cluster_without_livy_fails_clearly(livy_stack: LocalStack) -> None:
+def test_a_cluster_without_livy_fails_clearly(livy_stack: LocalRuntime) -> None:
     # Given a running cluster created without the Livy application
     cluster_id = create_livy_cluster(livy_stack, name="spark-only", applications=("Hadoop", "Spark"))
 
@@ -234,7 +235,7 @@ def test_a_cluster_without_livy_fails_clearly(livy_stack: LocalStack) -> None:
     assert note.subject == "[emr-autopilot] Livy FAILED sessionize in ResolveCluster"
 
 
-def test_a_job_definition_runs_on_a_transient_cluster_with_livy(livy_stack: LocalStack) -> None:
+def test_a_job_definition_runs_on_a_transient_cluster_with_livy(livy_stack: LocalRuntime) -> None:
     # Given the PySpark sample job, rendered for the Livy pipeline without a cluster id
     job = load_jobs(JOBS_DIR).get("red-violations-spark")
     context = StackContext.from_stack_outputs(
@@ -259,7 +260,7 @@ def test_a_job_definition_runs_on_a_transient_cluster_with_livy(livy_stack: Loca
     assert only(livy_notifications(livy_stack)).subject == "[emr-autopilot] Livy SUCCEEDED red-violations-spark"
 
 
-def test_sample_events_work_with_local_invoke(livy_stack: LocalStack) -> None:
+def test_sample_events_work_with_local_invoke(livy_stack: LocalRuntime) -> None:
     # Given each Livy sample event, seeded the way `emr-autopilot local invoke` seeds it
     checks: dict[str, tuple[str, Callable[[Any], bool]]] = {
         "livy_resolve.json": ("LivyResolveFunction", lambda r: r["livy"]["url"].endswith(":8998")),

@@ -15,20 +15,20 @@ import yaml
 
 from emr_autopilot import ledger
 from emr_autopilot.catalog import load_catalog
-from emr_autopilot.livy_batches import build_livy_run_input, start_livy_run
+from emr_autopilot.livy_runs import build_livy_run_input, start_livy_run
 from emr_autopilot.runs import StackContext, Trigger
 from emr_autopilot.starter import DeadlineScheduler, ManualRunRequest, start_manual_run
 from emr_autopilot_devkit.local import step_runner
 from emr_autopilot_devkit.local.emr_simulator import Timings
 from emr_autopilot_devkit.local.livy_samples import create_livy_cluster
 from emr_autopilot_devkit.local.livy_server import primary_dns
-from emr_autopilot_devkit.local.stack import REGION, LocalStack
+from emr_autopilot_devkit.local.runtime import REGION, LocalRuntime
 from emr_autopilot_devkit.runs_view import ended_line, format_timeline, list_runs
 from emr_autopilot_devkit.sample_data import expected_red_counts, generate_inspections, parse_result_csv
-from tests.integration.conftest import (
+from tests.helpers.integration import (
     JOBS_DIR,
     SIMULATED_COMMAND,
-    StackFactory,
+    RuntimeFactory,
     command_job,
     only,
     run_input,
@@ -40,7 +40,7 @@ NO_SPARK = step_runner.spark_toolchain().missing
 needs_spark = pytest.mark.skipif(bool(NO_SPARK), reason=f"local Spark cannot run here: {NO_SPARK}")
 
 
-def waiting_cluster(stack: LocalStack) -> str:
+def waiting_cluster(stack: LocalRuntime) -> str:
     """A cluster started through the EMR API, with a LogUri, once it is WAITING."""
     emr = stack.client("emr")
     cluster_id: str = emr.run_job_flow(
@@ -62,7 +62,7 @@ def waiting_cluster(stack: LocalStack) -> str:
     return cluster_id
 
 
-def add_steps(stack: LocalStack, cluster_id: str, steps: dict[str, tuple[str, list[str]]]) -> dict[str, Any]:
+def add_steps(stack: LocalRuntime, cluster_id: str, steps: dict[str, tuple[str, list[str]]]) -> dict[str, Any]:
     """Add {name: (jar, args)} as CONTINUE steps, let them end, return {name: DescribeStep's Step}."""
     emr = stack.client("emr")
     ids = emr.add_job_flow_steps(
@@ -79,17 +79,17 @@ def add_steps(stack: LocalStack, cluster_id: str, steps: dict[str, tuple[str, li
     }
 
 
-def stderr_of(stack: LocalStack, log_file: str) -> str:
+def stderr_of(stack: LocalRuntime, log_file: str) -> str:
     bucket, _, key = log_file.removeprefix("s3://").partition("/")
     body = stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     return gzip.decompress(body).decode("utf-8")
 
 
 def test_steps_the_runtime_cannot_run_fail_naming_what_is_missing(
-    local_stack: StackFactory, jobs_dir: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a waiting cluster, and (for the spark-submit step) a machine without Java
-    stack = local_stack(jobs_dir(), timings=QUICK)
+    stack = local_runtime(jobs_dir(), timings=QUICK)
     cluster_id = waiting_cluster(stack)
     monkeypatch.setattr(step_runner, "find_java", lambda: None)
     missing_script = f"s3://{stack.outputs['ArtifactsBucketName']}/jobs/nowhere/run.sh"
@@ -129,10 +129,10 @@ def test_steps_the_runtime_cannot_run_fail_naming_what_is_missing(
 
 
 def test_a_step_the_job_marks_simulate_is_not_run_and_the_run_says_simulated(
-    local_stack: StackFactory, jobs_dir: Callable[..., Path]
+    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
 ) -> None:
     # Given a job whose one step (a hadoop jar this machine does not have) is marked simulate: true
-    stack = local_stack(jobs_dir(command_job("pi-estimate", [SIMULATED_COMMAND])), timings=QUICK)
+    stack = local_runtime(jobs_dir(command_job("pi-estimate", [SIMULATED_COMMAND])), timings=QUICK)
 
     # When its trigger fires and the run ends
     stack.put_object("pi-estimate/input.csv", "x\n")
@@ -166,9 +166,9 @@ def test_a_step_the_job_marks_simulate_is_not_run_and_the_run_says_simulated(
     assert "SIMULATED   step 1 [SIMULATED]" in timeline
 
 
-def test_a_run_without_simulate_is_not_marked(local_stack: StackFactory, jobs_dir: Callable[..., Path]) -> None:
+def test_a_run_without_simulate_is_not_marked(local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]) -> None:
     # Given a job whose step runs for real
-    stack = local_stack(jobs_dir(command_job("real-echo", ["echo hello"])), timings=QUICK)
+    stack = local_runtime(jobs_dir(command_job("real-echo", ["echo hello"])), timings=QUICK)
 
     # When it runs
     stack.put_object("real-echo/input.csv", "x\n")
@@ -188,7 +188,7 @@ def spark_job() -> dict[str, Any]:
     return loaded
 
 
-def output_counts(stack: LocalStack, output_uri: str) -> list[tuple[str, int]]:
+def output_counts(stack: LocalRuntime, output_uri: str) -> list[tuple[str, int]]:
     """The one part-*.csv Spark wrote under output_uri, read back."""
     bucket, _, prefix = output_uri.removeprefix("s3://").partition("/")
     keys = [obj["Key"] for obj in stack.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
@@ -201,10 +201,10 @@ def output_counts(stack: LocalStack, output_uri: str) -> list[tuple[str, int]]:
 
 @needs_spark
 def test_a_spark_submit_step_runs_the_pyspark_job_for_real(
-    local_stack: StackFactory, jobs_dir: Callable[..., Path]
+    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
 ) -> None:
     # Given the PySpark sample job deployed, and an inspections file in the landing bucket
-    stack = local_stack(jobs_dir(spark_job()), timings=QUICK)
+    stack = local_runtime(jobs_dir(spark_job()), timings=QUICK)
     inspections = generate_inspections(rows=400, seed=11)
     stack.put_object("adhoc/inspections.csv", inspections)  # not under inspections/: no trigger fires
     input_uri = f"s3://{stack.outputs['LandingBucketName']}/adhoc/inspections.csv"
@@ -230,9 +230,11 @@ def test_a_spark_submit_step_runs_the_pyspark_job_for_real(
 
 
 @needs_spark
-def test_a_livy_batch_runs_the_pyspark_job_for_real(local_stack: StackFactory, jobs_dir: Callable[..., Path]) -> None:
+def test_a_livy_batch_runs_the_pyspark_job_for_real(
+    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
+) -> None:
     # Given a long-running cluster with Livy, the PySpark sample job, and an inspections file
-    stack = local_stack(jobs_dir(spark_job()), timings=QUICK)
+    stack = local_runtime(jobs_dir(spark_job()), timings=QUICK)
     cluster_id = create_livy_cluster(stack)
     inspections = generate_inspections(rows=300, seed=5)
     stack.put_object("adhoc/livy.csv", inspections)

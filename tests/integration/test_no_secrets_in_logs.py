@@ -3,7 +3,7 @@ not the configuration itself, not a row of its data.
 
 A demo-like session (a good run, a run whose step fails on bad input, a run whose bootstrap fails, a Livy
 batch with a credential in its Spark conf) with values planted where they could leak; then every handler's
-log line (LocalStack.log_buffer) and every notice is searched for them."""
+log line (LocalRuntime.log_buffer) and every notice is searched for them."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import copy
 from collections.abc import Callable
 from pathlib import Path
 
-from emr_autopilot.livy_batches import start_livy_run
+from emr_autopilot.livy_runs import start_livy_run
 from emr_autopilot_devkit.local.livy_samples import create_livy_cluster
-from emr_autopilot_devkit.local.stack import LocalStack
+from emr_autopilot_devkit.local.runtime import LocalRuntime
 from emr_autopilot_devkit.sample_data import generate_inspections, generate_malformed_inspections
-from tests.integration.conftest import SAMPLE_JOB, StackFactory, only, sample_job
+from tests.helpers.integration import SAMPLE_JOB, RuntimeFactory, only, sample_job
 
 SECRET = "FAKE-SECRET-d41d8cd98f00b204e9800998ecf8427e"  # a credential someone put in a job's configuration
 CONFIG_VALUE = "s3a-endpoint-internal.example.invalid"  # a configuration value that is not a credential
@@ -38,7 +38,7 @@ def with_marker_row(csv_text: str) -> str:
     return f"{header}\n{ROW_MARKER},2026-11-20,RED,Rodent activity observed\n{rows}"
 
 
-def everything_said(stack: LocalStack) -> dict[str, str]:
+def everything_said(stack: LocalRuntime) -> dict[str, str]:
     said = {"handler logs": stack.log_buffer.getvalue()}
     for number, notice in enumerate(stack.notifications):
         said[f"notice {number} ({notice.attributes.get('event_type')})"] = notice.subject + "\n" + notice.message
@@ -46,10 +46,10 @@ def everything_said(stack: LocalStack) -> dict[str, str]:
 
 
 def test_a_session_of_runs_says_nothing_of_credentials_configurations_or_data(
-    local_stack: StackFactory, jobs_dir: Callable[..., Path]
+    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
 ) -> None:
     # Given the sample job with a credential and another value in its cluster configuration
-    stack = local_stack(jobs_dir(job_with_planted_values()))
+    stack = local_runtime(jobs_dir(job_with_planted_values()))
 
     # When a good file lands, then one with a renamed column, each with a row only the data has
     stack.put_object("inspections/good.csv", with_marker_row(generate_inspections(rows=200)))

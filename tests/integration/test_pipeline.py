@@ -12,17 +12,17 @@ from typing import Any
 import pytest
 
 from emr_autopilot_devkit.local.emr_simulator import Timings
-from emr_autopilot_devkit.local.stack import LocalStack
+from emr_autopilot_devkit.local.runtime import LocalRuntime
 from emr_autopilot_devkit.sample_data import (
     expected_red_counts,
     generate_inspections,
     generate_malformed_inspections,
     parse_result_csv,
 )
-from tests.integration.conftest import (
+from tests.helpers.integration import (
     SAMPLE_JOB,
     SIMULATED_COMMAND,
-    StackFactory,
+    RuntimeFactory,
     command_job,
     history_of,
     only,
@@ -39,14 +39,14 @@ def tags_of(cluster: dict[str, Any]) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in cluster.get("Tags", [])}
 
 
-def cluster_of(stack: LocalStack, execution: dict[str, Any]) -> dict[str, Any]:
+def cluster_of(stack: LocalRuntime, execution: dict[str, Any]) -> dict[str, Any]:
     """The one cluster tagged with this execution."""
     return only(
         [c for c in stack.clusters() if tags_of(c).get("emr-autopilot:execution-arn") == execution["executionArn"]]
     )
 
 
-def run_notices(stack: LocalStack) -> list[Any]:
+def run_notices(stack: LocalRuntime) -> list[Any]:
     """The pipeline's own notices (event_type RUN_*), not the EMR event handler's (STEP_FAILED, ...)."""
     return [n for n in stack.notifications if n.attributes.get("event_type", "").startswith("RUN_")]
 
@@ -55,7 +55,7 @@ def states_entered(history: list[dict[str, Any]]) -> list[str]:
     return [event["stateEnteredEventDetails"]["name"] for event in history if event["type"].endswith("StateEntered")]
 
 
-def test_happy_path_runs_the_job_terminates_the_cluster_and_notifies(stack: LocalStack) -> None:
+def test_happy_path_runs_the_job_terminates_the_cluster_and_notifies(stack: LocalRuntime) -> None:
     # Given the sample job deployed and an inspections CSV
     csv_text = generate_inspections()
 
@@ -102,7 +102,7 @@ def test_happy_path_runs_the_job_terminates_the_cluster_and_notifies(stack: Loca
     assert cluster["AutoTerminate"] is False
 
 
-def test_create_failure_fails_the_run_in_create_cluster(stack: LocalStack) -> None:
+def test_create_failure_fails_the_run_in_create_cluster(stack: LocalRuntime) -> None:
     # Given EMR rejects RunJobFlow for the sample job's runs
     stack.simulator.faults.create_failure.append(SAMPLE_JOB)
 
@@ -130,10 +130,10 @@ def test_create_failure_fails_the_run_in_create_cluster(stack: LocalStack) -> No
 
 
 def test_a_failed_step_stops_the_run_and_later_steps_never_start(
-    local_stack: StackFactory, jobs_dir: Callable[..., Path]
+    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
 ) -> None:
     # Given a three-step job whose second step fails on the cluster
-    stack = local_stack(jobs_dir(command_job("three-steps", ["echo step 1", "echo step 2", "echo step 3"])))
+    stack = local_runtime(jobs_dir(command_job("three-steps", ["echo step 1", "echo step 2", "echo step 3"])))
     stack.simulator.faults.failing_steps["step 2"] = "Injected: no space left on device"
 
     # When a run starts
@@ -162,7 +162,7 @@ def test_a_failed_step_stops_the_run_and_later_steps_never_start(
     assert "no space left on device" in notification.message
 
 
-def test_malformed_input_fails_the_step_for_real_and_its_stderr_is_in_the_logs(stack: LocalStack) -> None:
+def test_malformed_input_fails_the_step_for_real_and_its_stderr_is_in_the_logs(stack: LocalRuntime) -> None:
     # Given an inspections CSV without the violation_type column
     # When it lands and the job's script runs on it
     stack.put_object("inspections/malformed.csv", generate_malformed_inspections(rows=100))
@@ -194,7 +194,7 @@ def test_malformed_input_fails_the_step_for_real_and_its_stderr_is_in_the_logs(s
         ("spot_capacity_timeout", "INSTANCE_FLEET_TIMEOUT", "Spot capacity was not available"),
     ],
 )
-def test_a_cluster_that_never_starts_fails_the_run(stack: LocalStack, fault: str, code: str, words: str) -> None:
+def test_a_cluster_that_never_starts_fails_the_run(stack: LocalRuntime, fault: str, code: str, words: str) -> None:
     # Given the sample job's clusters fail while starting
     getattr(stack.simulator.faults, fault).append(SAMPLE_JOB)
 
@@ -220,7 +220,7 @@ def test_a_cluster_that_never_starts_fails_the_run(stack: LocalStack, fault: str
     assert words in notification.message
 
 
-def test_throttled_create_and_terminate_are_retried(stack: LocalStack) -> None:
+def test_throttled_create_and_terminate_are_retried(stack: LocalRuntime) -> None:
     # Given EMR throttles the first RunJobFlow and the first two TerminateJobFlows
     stack.simulator.faults.throttle.update({"run_job_flow": 1, "terminate_job_flows": 2})
 
@@ -248,9 +248,9 @@ def test_throttled_create_and_terminate_are_retried(stack: LocalStack) -> None:
     assert stack.simulator.faults.throttle == {"run_job_flow": 0, "terminate_job_flows": 0}
 
 
-def test_a_failed_step_is_never_added_again(local_stack: StackFactory, jobs_dir: Callable[..., Path]) -> None:
+def test_a_failed_step_is_never_added_again(local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]) -> None:
     # Given a three-step job whose first step fails, and EMR throttles the first AddJobFlowSteps
-    stack = local_stack(jobs_dir(command_job("fails-first", ["echo 1", "echo 2", "echo 3"])))
+    stack = local_runtime(jobs_dir(command_job("fails-first", ["echo 1", "echo 2", "echo 3"])))
     stack.simulator.faults.failing_steps["step 1"] = "Injected: executor lost"
     stack.simulator.faults.throttle["add_job_flow_steps"] = 1
 
@@ -273,10 +273,10 @@ def test_a_failed_step_is_never_added_again(local_stack: StackFactory, jobs_dir:
 
 
 def test_step_concurrency_one_runs_steps_in_order_and_three_runs_them_together(
-    local_stack: StackFactory, jobs_dir: Callable[..., Path]
+    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
 ) -> None:
     # Given a job of three steps with step_concurrency 1, and one of three 1-second steps with step_concurrency 3
-    stack = local_stack(
+    stack = local_runtime(
         jobs_dir(
             command_job("one-at-a-time", ["echo step 1", "echo step 2", "echo step 3"], step_concurrency=1),
             command_job("all-at-once", ["sleep 1; echo step 1"] * 3, step_concurrency=3),
@@ -311,10 +311,10 @@ def test_step_concurrency_one_runs_steps_in_order_and_three_runs_them_together(
 
 
 def test_state_transitions_do_not_grow_with_step_duration(
-    local_stack: StackFactory, jobs_dir: Callable[..., Path]
+    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
 ) -> None:
     # Given a one-step job whose step is quick and one whose step runs 10 virtual minutes (40 .sync polls)
-    stack = local_stack(
+    stack = local_runtime(
         jobs_dir(command_job("quick-step", ["echo quick"]), command_job("slow-step", [SIMULATED_COMMAND])),
         timings=Timings(simulated_step=600),
     )

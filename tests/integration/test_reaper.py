@@ -13,14 +13,16 @@ from click.testing import CliRunner
 
 from emr_autopilot import aws
 from emr_autopilot_devkit import cli
-from emr_autopilot_devkit.local.stack import REGION, LocalStack
+from emr_autopilot_devkit.local.runtime import REGION, LocalRuntime
 from emr_autopilot_devkit.reap import write_local_clock
-from tests.integration.conftest import StackFactory, wait_until
+from tests.helpers.integration import RuntimeFactory, wait_until
 
 IDLE_FOR = 75 * 60  # virtual seconds; the default threshold is 60 minutes
 
 
-def start_cluster(stack: LocalStack, name: str, *, protected: bool = False, tags: dict[str, str] | None = None) -> str:
+def start_cluster(
+    stack: LocalRuntime, name: str, *, protected: bool = False, tags: dict[str, str] | None = None
+) -> str:
     cluster_id: str = stack.client("emr").run_job_flow(
         Name=name,
         ReleaseLabel="emr-7.5.0",
@@ -36,18 +38,18 @@ def start_cluster(stack: LocalStack, name: str, *, protected: bool = False, tags
     return cluster_id
 
 
-def state(stack: LocalStack, cluster_id: str) -> str:
+def state(stack: LocalRuntime, cluster_id: str) -> str:
     return str(stack.client("emr").describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"])
 
 
-def leave_idle(stack: LocalStack, clusters: list[str]) -> None:
+def leave_idle(stack: LocalRuntime, clusters: list[str]) -> None:
     """Let the clusters reach WAITING, then jump the clock past the threshold and publish IsIdle."""
     wait_until(lambda: all(state(stack, c) == "WAITING" for c in clusters))
     stack.clock.advance(IDLE_FOR)
     assert stack.simulator.publish_idle_metrics() > 0
 
 
-def fire_reaper(stack: LocalStack, dry_run: bool = False) -> dict[str, Any]:
+def fire_reaper(stack: LocalRuntime, dry_run: bool = False) -> dict[str, Any]:
     stack.functions["IdleReaperFunction"].environment["REAPER_DRY_RUN"] = "true" if dry_run else "false"
     invocation = stack.fire_function_schedule("IdleReaperFunction")
     stack.settle(timeout=30)
@@ -56,9 +58,9 @@ def fire_reaper(stack: LocalStack, dry_run: bool = False) -> dict[str, Any]:
     return result
 
 
-def test_the_scheduled_reaper_terminates_the_idle_cluster_and_leaves_the_others(local_stack: StackFactory) -> None:
+def test_the_scheduled_reaper_terminates_the_idle_cluster_and_leaves_the_others(local_runtime: RuntimeFactory) -> None:
     # Given three clusters started by hand and left idle past the threshold: plain, protected, opted out
-    stack = local_stack()
+    stack = local_runtime()
     idle = start_cluster(stack, "adhoc")
     protected = start_cluster(stack, "notebooks", protected=True)
     opted_out = start_cluster(stack, "backfill", tags={"emr-autopilot:reaper": "skip"})
@@ -92,9 +94,9 @@ def test_the_scheduled_reaper_terminates_the_idle_cluster_and_leaves_the_others(
     assert [entry["ClustersTerminatedIdle"] for entry in emf] == [[1.0]]
 
 
-def test_throttled_emr_calls_are_retried_by_the_reapers_client(local_stack: StackFactory) -> None:
+def test_throttled_emr_calls_are_retried_by_the_reapers_client(local_runtime: RuntimeFactory) -> None:
     # Given an idle cluster, and EMR throttling the first call of each API the reaper uses
-    stack = local_stack()
+    stack = local_runtime()
     idle = start_cluster(stack, "adhoc")
     leave_idle(stack, [idle])
     throttled = ["list_clusters", "terminate_job_flows"]  # the first and the last EMR call of a scan
@@ -111,10 +113,10 @@ def test_throttled_emr_calls_are_retried_by_the_reapers_client(local_stack: Stac
 
 
 def test_reap_dry_run_cli_against_the_local_runtime(
-    local_stack: StackFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local_runtime: RuntimeFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a local stack as `local up` leaves it (stack.json, the shared clock) with an idle cluster
-    stack = local_stack()
+    # Given a local runtime as `local up` leaves it (stack.json, the shared clock) with an idle cluster
+    stack = local_runtime()
     idle = start_cluster(stack, "adhoc")
     leave_idle(stack, [idle])
     monkeypatch.chdir(tmp_path)

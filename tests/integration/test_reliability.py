@@ -1,5 +1,5 @@
 """A slice of the fault matrix (emr_autopilot_devkit.reliability): both state machines, a fault at a state,
-on a fresh local stack each. `make reliability` runs every cell; this runs the ones marked in_slice."""
+on a fresh local runtime each. `make reliability` runs every cell; this runs the ones marked in_slice."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_a_fault_at_a_state_leaves_nothing_running_and_ends_with_one_notice(cell
     # Given one cell of the matrix: a run of one state machine with a fault injected at one state
     cell = CELLS[cell_id]
 
-    # When it runs on a fresh local stack until nothing moves
+    # When it runs on a fresh local runtime until nothing moves
     result = run_cell(cell_id)
 
     # Then every invariant held: nothing left running, one terminal notice, the ledger true, the fault fired
@@ -86,7 +86,7 @@ def test_the_matrix_fails_a_pipeline_that_retries_every_emr_error(
         "($states.input.emr_retry.call = $states.input.emr_call ? $states.input.emr_retry.attempt : 0) < 6 %}"
     )
     (root / "statemachines" / ASL[PIPELINE].name).write_text(json.dumps(definition), encoding="utf-8")
-    monkeypatch.setattr(reliability, "LocalStack", functools.partial(reliability.LocalStack, repo_root=root))
+    monkeypatch.setattr(reliability, "LocalRuntime", functools.partial(reliability.LocalRuntime, repo_root=root))
 
     # When EMR refuses RunJobFlow once with a ValidationException
     result = run_cell("pipeline:service_error:CreateCluster")

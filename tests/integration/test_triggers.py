@@ -6,9 +6,9 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-from emr_autopilot_devkit.local.stack import LocalStack
+from emr_autopilot_devkit.local.runtime import LocalRuntime
 from emr_autopilot_devkit.sample_data import expected_red_counts, generate_inspections, parse_result_csv
-from tests.integration.conftest import (
+from tests.helpers.integration import (
     SAMPLE_JOB,
     dead_letters,
     deadline_schedules,
@@ -19,17 +19,17 @@ from tests.integration.conftest import (
 )
 
 
-def starter_runs(stack: LocalStack) -> list[dict[str, Any]]:
+def starter_runs(stack: LocalRuntime) -> list[dict[str, Any]]:
     """Every run outcome the run starter reported, in delivery order."""
     return [run for inv in stack.invocations if inv.function == "RunStarterFunction" for run in inv.result["runs"]]
 
 
-def assert_counted(stack: LocalStack, run: dict[str, Any], csv_text: str) -> None:
+def assert_counted(stack: LocalRuntime, run: dict[str, Any], csv_text: str) -> None:
     output = read_object(stack, run["output_uri"] + "red_violations.csv").decode("utf-8")
     assert parse_result_csv(output) == expected_red_counts(csv_text)
 
 
-def test_a_redelivered_s3_event_starts_one_run(stack: LocalStack) -> None:
+def test_a_redelivered_s3_event_starts_one_run(stack: LocalRuntime) -> None:
     # Given a CSV landed and its S3 event was delivered: a run started
     stack.put_object("inspections/dup.csv", generate_inspections(rows=100))
     stack.pump()
@@ -60,7 +60,7 @@ def test_a_redelivered_s3_event_starts_one_run(stack: LocalStack) -> None:
     assert dead_letters(stack) == []
 
 
-def test_a_new_upload_to_the_same_key_starts_a_new_run(stack: LocalStack) -> None:
+def test_a_new_upload_to_the_same_key_starts_a_new_run(stack: LocalRuntime) -> None:
     # Given a run for inspections/latest.csv finished (the landing bucket is not versioned)
     first_csv, second_csv = generate_inspections(rows=100, seed=1), generate_inspections(rows=100, seed=2)
     stack.put_object("inspections/latest.csv", first_csv)
@@ -80,7 +80,7 @@ def test_a_new_upload_to_the_same_key_starts_a_new_run(stack: LocalStack) -> Non
     assert_counted(stack, run_input(executions[1])["run"], second_csv)
 
 
-def test_keys_with_spaces_plus_equals_percent_and_non_ascii_are_read_as_written(stack: LocalStack) -> None:
+def test_keys_with_spaces_plus_equals_percent_and_non_ascii_are_read_as_written(stack: LocalRuntime) -> None:
     # Given a key with a space, '+', '=', '%20' and non-ASCII letters
     key = "inspections/été 2026/a+b=c%20d.csv"
     csv_text = generate_inspections(rows=200)
@@ -97,7 +97,7 @@ def test_keys_with_spaces_plus_equals_percent_and_non_ascii_are_read_as_written(
     assert_counted(stack, run, csv_text)
 
 
-def test_an_s3_notification_records_event_has_its_url_encoded_key_decoded(stack: LocalStack) -> None:
+def test_an_s3_notification_records_event_has_its_url_encoded_key_decoded(stack: LocalRuntime) -> None:
     # Given an object whose key has non-ASCII letters, spaces and '+' and '=' (no S3 event for it)
     key = "inspections/café reports/2026-11-21 a+b=c.csv"
     csv_text = generate_inspections(rows=200)
@@ -122,7 +122,7 @@ def test_an_s3_notification_records_event_has_its_url_encoded_key_decoded(stack:
     assert_counted(stack, run, csv_text)
 
 
-def test_an_object_no_job_wants_starts_nothing(stack: LocalStack) -> None:
+def test_an_object_no_job_wants_starts_nothing(stack: LocalRuntime) -> None:
     # Given no job triggers on other/
     # When an object lands there
     stack.put_object("other/x.csv", "a,b\n")
@@ -142,7 +142,7 @@ def test_an_object_no_job_wants_starts_nothing(stack: LocalStack) -> None:
     assert dead_letters(stack) == []
 
 
-def test_malformed_events_are_rejected_and_kept_in_the_dead_letter_queue(stack: LocalStack) -> None:
+def test_malformed_events_are_rejected_and_kept_in_the_dead_letter_queue(stack: LocalRuntime) -> None:
     # Given events the handlers cannot use
     starter_events: list[Any] = [
         {"detail-type": "Object Created", "source": "aws.s3"},
@@ -171,7 +171,7 @@ def test_malformed_events_are_rejected_and_kept_in_the_dead_letter_queue(stack: 
     assert stack.executions() == []
 
 
-def test_a_schedule_tick_starts_one_run_however_often_it_is_delivered(stack: LocalStack) -> None:
+def test_a_schedule_tick_starts_one_run_however_often_it_is_delivered(stack: LocalRuntime) -> None:
     # Given the object scheduled runs read (put there without an S3 event)
     csv_text = generate_inspections(rows=300)
     stack.seed_object("inspections/latest.csv", csv_text)

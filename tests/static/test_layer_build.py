@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.static.test_template import load_template
+from tests.helpers.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER_SOURCE = ROOT / "layers" / "shared"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from emr_autopilot import errors
-from tests.static.test_template import ROOT, function_properties, load_template
+from tests.helpers.template import ROOT, function_properties, load_template
 
 ASL = ROOT / "statemachines" / "livy_batch.asl.json"
 # Functions that open connections to Livy on the primary node: these may need the VPC.
@@ -60,7 +60,7 @@ def test_failure_names_the_pipeline_raises_are_not_exception_names(definition: d
         if state["Type"] == "Pass" and "error" in state.get("Parameters", {})
     }
     # When compared with the pipeline's own names
-    # Then they are exactly the two the README documents, and no handler raises them
+    # Then they are exactly the two docs/livy.md documents, and no handler raises them
     assert recorded == ASL_OWN_ERRORS
     assert not any(hasattr(errors, name) for name in recorded)
 

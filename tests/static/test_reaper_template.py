@@ -9,7 +9,7 @@ import pytest
 
 from emr_autopilot.reaper import ReaperConfig, ReaperSettings, parse_duration
 from emr_autopilot_devkit import cli
-from tests.static.test_template import function_properties, load_template
+from tests.helpers.template import function_properties, load_template
 
 FUNCTION = "IdleReaperFunction"
 ENV_TO_PARAMETER = {

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.static.test_template import ROOT, _as_list, load_template, policy_statements, resources_of
+from tests.helpers.template import ROOT, as_list, load_template, policy_statements, resources_of
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+SECURITY_DOC = (ROOT / "docs" / "reliability-and-security.md").read_text(encoding="utf-8")
 TEMPLATE_TEXT = (ROOT / "template.yaml").read_text(encoding="utf-8")
 MANAGED_TAG = {"StringEquals": {"elasticmapreduce:ResourceTag/emr-autopilot:managed": "true"}}
 CREATE_TAGGED = {"StringEquals": {"elasticmapreduce:RequestTag/emr-autopilot:managed": "true"}}
@@ -26,7 +26,7 @@ EMR_WRITES = {
     "elasticmapreduce:PutAutoTerminationPolicy",
     "elasticmapreduce:ModifyCluster",
 }
-# Who may act on any cluster, and why (README, "Reliability and security"):
+# Who may act on any cluster, and why (docs/reliability-and-security.md, "Security"):
 ANY_CLUSTER = {
     # The reaper's scope is a runtime tag selector (a parameter cannot name an IAM condition key); an explicit
     # Deny keeps it off clusters tagged emr-autopilot:reaper=skip.
@@ -51,7 +51,7 @@ def _allows(template: dict[str, Any], action: str) -> list[tuple[str, dict[str, 
     return [
         (where, statement)
         for where, statement in policy_statements(template)
-        if statement.get("Effect") == "Allow" and action in _as_list(statement.get("Action", []))
+        if statement.get("Effect") == "Allow" and action in as_list(statement.get("Action", []))
     ]
 
 
@@ -95,12 +95,12 @@ def test_pass_role_is_only_for_the_configured_emr_roles_and_the_scheduler_role(t
     grants = _allows(template, "iam:PassRole")
     assert grants
     for where, statement in grants:
-        resources = _as_list(statement["Resource"])
+        resources = as_list(statement["Resource"])
         condition = statement.get("Condition", {}).get("StringEquals", {}).get("iam:PassedToService")
         # Then it names exactly the two EMR roles (for EMR and its EC2 instances), or the scheduler role (for
         # EventBridge Scheduler): never a wildcard, never to any service
         if resources == list(EMR_ROLES):
-            assert sorted(_as_list(condition)) == ["ec2.amazonaws.com", "elasticmapreduce.amazonaws.com"], where
+            assert sorted(as_list(condition)) == ["ec2.amazonaws.com", "elasticmapreduce.amazonaws.com"], where
         else:
             assert resources == [{"Fn::GetAtt": ["SchedulerRole", "Arn"]}], where
             assert condition == "scheduler.amazonaws.com", where
@@ -183,28 +183,28 @@ def _suppressions(template: dict[str, Any]) -> list[tuple[str, str, str]]:
     return found
 
 
-def test_every_scanner_suppression_has_a_reason_and_is_in_the_readme(template: dict[str, Any]) -> None:
+def test_every_scanner_suppression_has_a_reason_and_is_in_the_security_doc(template: dict[str, Any]) -> None:
     # Given every checkov skip and every cfn-lint ignore in the template
     skips = _suppressions(template)
     ignores = re.findall(r"^\s+- ([EW]S?\d{4})\b(.*)$", TEMPLATE_TEXT, flags=re.MULTILINE)
     assert skips and ignores
-    # When their reasons are read / Then each has one, and the README lists each id with its reason
+    # When their reasons are read / Then each has one, and the security doc lists each id with its reason
     for name, check, reason in skips:
         assert len(reason) >= 30, f"{name} {check}: no real justification"
     for check, rest in ignores:
         assert re.match(r"\s+# \S.{20,}", rest), f"cfn-lint {check}: the ignore needs a # justification"
     for check in {check for _, check, _ in skips} | {check for check, _ in ignores}:
-        assert f"`{check}`" in README, f"{check} is not in the README's suppression list"
+        assert f"`{check}`" in SECURITY_DOC, f"{check} is not in the security doc's suppression list"
 
 
-def test_the_readme_lists_every_action_granted_on_any_resource(template: dict[str, Any]) -> None:
+def test_the_security_doc_lists_every_action_granted_on_any_resource(template: dict[str, Any]) -> None:
     # Given every action the template grants on Resource "*"
     actions = {
         action
         for _, statement in policy_statements(template)
-        if statement.get("Effect") == "Allow" and "*" in _as_list(statement.get("Resource", []))
-        for action in _as_list(statement.get("Action", []))
+        if statement.get("Effect") == "Allow" and "*" in as_list(statement.get("Resource", []))
+        for action in as_list(statement.get("Action", []))
     }
-    # When the README's list is read / Then each is in it
+    # When the security doc's list is read / Then each is in it
     assert actions
-    assert [action for action in sorted(actions) if f"`{action}`" not in README] == []
+    assert [action for action in sorted(actions) if f"`{action}`" not in SECURITY_DOC] == []

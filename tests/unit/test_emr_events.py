@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from emr_autopilot.emr_event_reactions.follow_up_schedule import FollowUpRequest
 from emr_autopilot.emr_events import (
     AutoScalingPolicyStateChangeDetail,
     CapacityEventDetail,
@@ -21,7 +22,6 @@ from emr_autopilot.emr_events import (
     parse_emr_event,
 )
 from emr_autopilot.errors import InvalidEvent
-from emr_autopilot.reactions import FollowUpRequest
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 CLUSTER = "j-2AXXXXXXGAPLF"

@@ -19,7 +19,7 @@ from moto import mock_aws
 
 from emr_autopilot import aws
 from emr_autopilot_devkit.cli import main
-from tests.unit.fuzzing import WEIRD_STRINGS, Tally, fuzz_settings
+from tests.helpers.fuzzing import WEIRD_STRINGS, Tally, fuzz_settings
 
 TALLY = Tally()
 COMMANDS = [["jobs", "validate"], ["jobs", "deploy"], ["run"], ["runs"], ["runs", "show"], ["reap"], []]
@@ -29,7 +29,7 @@ OPTIONS = [
     "--opt-out-tag", "--heal", "--yes", "--prune", "--help", "--version", "red-violations", "s3://b/k.csv", "7d", "-1",
     "0", "FAILED", "emr-autopilot", "jobs", "j-2AXXXXXXGAPLF", "--",
 ]  # fmt: skip
-LOCAL_RUNTIME = {"demo", "up", "invoke", "reliability"}  # start a local stack: never from a fuzzed argument
+LOCAL_RUNTIME = {"demo", "up", "invoke", "reliability"}  # start a local runtime: never from a fuzzed argument
 STACK = "fuzz-stack"  # exists in moto, with outputs naming resources that do not (a half-deployed stack)
 words = st.one_of(st.sampled_from(OPTIONS), st.text(max_size=30), st.sampled_from(WEIRD_STRINGS[:-2]))
 values = st.one_of(words, st.integers(-5, 10**6).map(str))
@@ -68,7 +68,7 @@ def command_lines(draw: st.DrawFn) -> tuple[list[str], list[str]]:
 @pytest.fixture(scope="module")
 def runner() -> Iterator[CliRunner]:
     with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)  # a local stack of another test may have set it
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)  # a local runtime of another test may have set it
         patch.delenv("EMR_AUTOPILOT_STACK", raising=False)
         for key, value in {
             "AWS_ACCESS_KEY_ID": "testing",

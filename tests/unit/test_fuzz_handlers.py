@@ -1,7 +1,7 @@
 """Every handler, fed what EventBridge, Scheduler or the state machine could deliver, and worse: its sample
 events mutated (fields missing, null, of another type, huge, non-ASCII), unknown detail-types, any JSON.
 
-The handlers run as the local runtime runs them (LocalStack.invoke: the template's environment, moto on
+The handlers run as the local runtime runs them (LocalRuntime.invoke: the template's environment, moto on
 127.0.0.1). An asynchronously invoked handler must never raise on bad input (Lambda would retry it for
 nothing) and must keep every event it rejects in the dead-letter queue. A state machine task must fail bad
 input with a named error of its own (an AutopilotError), never with a bare Python exception."""
@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 
 from emr_autopilot import aws
 from emr_autopilot.errors import AutopilotError
-from emr_autopilot.livy_batches import livy_settings
+from emr_autopilot.livy_pipeline.settings import livy_settings
 from emr_autopilot_devkit.local import livy_server
-from emr_autopilot_devkit.local.stack import LocalStack
-from tests.unit.fuzzing import Tally, bad_events, fuzz_settings
+from emr_autopilot_devkit.local.runtime import LocalRuntime
+from tests.helpers.fuzzing import Tally, bad_events, fuzz_settings
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 TALLY = Tally()
@@ -212,8 +212,8 @@ TASKS: dict[str, list[Any]] = {
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    """One local stack for the module, with the sample jobs; no name outside it resolves."""
+def stack() -> Iterator[LocalRuntime]:
+    """One local runtime for the module, with the sample jobs; no name outside it resolves."""
     original = livy_server._original_getaddrinfo
 
     def local_only(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
@@ -226,7 +226,7 @@ def stack() -> Iterator[LocalStack]:
     saved = dict(os.environ)  # the stack points AWS_ENDPOINT_URL and more at itself; later tests must not see it
     os.environ["LIVY_BACKOFF_SECONDS"] = "0"  # the Livy client's retries, without the pauses
     livy_settings.cache_clear()
-    local = LocalStack().start()
+    local = LocalRuntime().start()
     try:
         local.deploy_jobs()
         yield local
@@ -240,7 +240,7 @@ def stack() -> Iterator[LocalStack]:
         TALLY.write("handlers")
 
 
-def take_dead_letters(stack: LocalStack) -> list[str]:
+def take_dead_letters(stack: LocalRuntime) -> list[str]:
     """Every message in the dead-letter queue, removed from it."""
     sqs = stack.client("sqs")
     url = stack.outputs["FunctionDeadLetterQueueUrl"]
@@ -264,7 +264,9 @@ def kept(body: str, function: str, event: Any) -> bool:
 
 
 @pytest.mark.parametrize("function", sorted(ASYNC))
-def test_an_async_handler_never_raises_on_bad_input_and_keeps_what_it_rejects(stack: LocalStack, function: str) -> None:
+def test_an_async_handler_never_raises_on_bad_input_and_keeps_what_it_rejects(
+    stack: LocalRuntime, function: str
+) -> None:
     name, samples = ASYNC[function]
     take_dead_letters(stack)
 
@@ -300,7 +302,7 @@ def test_an_async_handler_never_raises_on_bad_input_and_keeps_what_it_rejects(st
 
 
 @pytest.mark.parametrize("function", sorted(TASKS))
-def test_a_state_machine_task_fails_bad_input_with_a_named_error(stack: LocalStack, function: str) -> None:
+def test_a_state_machine_task_fails_bad_input_with_a_named_error(stack: LocalRuntime, function: str) -> None:
     @fuzz_settings()
     @given(event=bad_events(*TASKS[function]))
     def invoked(event: Any) -> None:

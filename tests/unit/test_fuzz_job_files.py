@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from emr_autopilot.errors import JobDefinitionError
 from emr_autopilot.jobs import JobDefinition, load_job_file
-from tests.unit.fuzzing import WEIRD_STRINGS, Tally, fuzz_settings, json_values, mutated
+from tests.helpers.fuzzing import WEIRD_STRINGS, Tally, fuzz_settings, json_values, mutated
 
 JOBS = Path(__file__).resolve().parents[2] / "jobs"
 SAMPLE = yaml.safe_load((JOBS / "red-violations.yaml").read_text(encoding="utf-8"))

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from emr_autopilot.jobs import load_jobs
 from emr_autopilot.runs import StackContext, Trigger, build_run_input, execution_name, matching_jobs
 from emr_autopilot.starter import parse_object_event
-from tests.unit.fuzzing import Tally, fuzz_settings
+from tests.helpers.fuzzing import Tally, fuzz_settings
 
 JOBS = Path(__file__).resolve().parents[2] / "jobs"
 CATALOG = load_jobs(JOBS)

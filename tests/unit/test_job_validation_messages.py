@@ -14,10 +14,10 @@ from click.testing import CliRunner
 
 from emr_autopilot.errors import JobDefinitionError
 from emr_autopilot.job_checks import example_context, request_problems, trigger_bucket_problems
-from emr_autopilot.jobs import JobDefinition, load_jobs
+from emr_autopilot.jobs import JobDefinition, job_files, load_jobs
 from emr_autopilot_devkit.cli import main
 from emr_autopilot_devkit.deploy_jobs import StackOutputs, buckets_in_pattern
-from tests.static.test_template import load_template
+from tests.helpers.template import load_template
 
 REPO_JOBS = Path(__file__).resolve().parents[2] / "jobs"
 SAMPLE = "red-violations"
@@ -400,3 +400,29 @@ def test_reap_option_out_of_range_is_named_by_its_option() -> None:
         "--grace: read -5m: must not be negative; e.g. --grace 30m",
         "--scope-tag: read '': a tag key must not be empty; e.g. --scope-tag team=data-platform",
     ]
+
+
+def test_a_jobs_dir_name_the_file_system_cannot_hold_is_a_clear_error(tmp_path: Path) -> None:
+    """Found by the deep fuzz profile: `jobs validate --jobs-dir <400 characters>` ended in OSError (File name too
+    long), a traceback instead of a reason."""
+    # Given a jobs directory name longer than the file system allows
+    jobs_dir = tmp_path / ("9" * 400)
+
+    # When its job files are listed
+    with pytest.raises(JobDefinitionError) as refused:
+        job_files(jobs_dir)
+
+    # Then the error says it cannot be read, and why
+    assert "cannot be read (File name too long)" in str(refused.value)
+
+
+def test_a_jobs_dir_name_with_a_nul_byte_is_a_clear_error() -> None:
+    """Found by the deep fuzz profile: a NUL byte in --jobs-dir ended in ValueError('embedded null byte'), a
+    traceback from click's own path check."""
+    # Given a --jobs-dir with a NUL byte
+    # When jobs validate runs with it
+    result = CliRunner().invoke(main, ["jobs", "validate", "--jobs-dir", "jo\x00bs"])
+
+    # Then it is a usage error that says why, not a traceback
+    assert result.exit_code == 2
+    assert "contains a NUL byte" in result.output

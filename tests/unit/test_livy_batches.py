@@ -10,15 +10,10 @@ import pytest
 
 from emr_autopilot.errors import InvalidLivyRequest
 from emr_autopilot.jobs import JobDefinition, load_jobs
-from emr_autopilot.livy_batches import (
-    MAX_POLLS,
-    LivyRunInput,
-    LivyRunOptions,
-    batch_from_spark_submit,
-    build_livy_run_input,
-)
+from emr_autopilot.livy_pipeline.run_input import MAX_POLLS, LivyRunInput, LivyRunOptions
+from emr_autopilot.livy_runs import batch_from_spark_submit, build_livy_run_input
 from emr_autopilot.runs import TAG_EXECUTION_ARN, TAG_MANAGED, StackContext, Trigger
-from tests.unit.stack_contexts import stack_context
+from tests.helpers.stack_contexts import stack_context
 
 LIVY_SM = "arn:aws:states:eu-west-1:123456789012:stateMachine:emr-autopilot-LivyBatchPipeline"
 INPUT = "s3://acme-landing/inspections/2026-03-14.csv"

@@ -10,11 +10,11 @@ import pytest
 
 from emr_autopilot.errors import InvalidLivyRequest
 from emr_autopilot.jobs import load_jobs
-from emr_autopilot.livy_batches import batch_from_spark_submit, build_livy_run_input
+from emr_autopilot.livy_runs import batch_from_spark_submit, build_livy_run_input
 from emr_autopilot.runs import Trigger
 from emr_autopilot_devkit.local.livy_server import spark_submit_args
 from emr_autopilot_devkit.local.step_runner import failure_reason
-from tests.unit.stack_contexts import stack_context
+from tests.helpers.stack_contexts import stack_context
 
 
 def test_the_failure_reason_is_the_applications_error_not_sparks_own_logging() -> None:

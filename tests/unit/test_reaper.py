@@ -26,7 +26,7 @@ from moto.emr.models import emr_backends
 
 from emr_autopilot import aws, pricing, reaper
 from emr_autopilot.reaper import ReaperConfig, ReaperSettings, TagSelector, judge_is_idle, reap, reap_and_report
-from emr_autopilot_devkit.local import emr_auto_termination
+from emr_autopilot_devkit.local.moto_patches import emr_auto_termination
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION = "123456789012", "us-east-1"

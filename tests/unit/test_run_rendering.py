@@ -27,7 +27,7 @@ from emr_autopilot.runs import (
     execution_name,
     matching_jobs,
 )
-from tests.unit.stack_contexts import stack_context
+from tests.helpers.stack_contexts import stack_context
 
 NAME_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
 STATE_MACHINE_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:emr-autopilot-pipeline"

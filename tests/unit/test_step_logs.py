@@ -131,7 +131,7 @@ def test_redact_masks_every_occurrence_on_every_line() -> None:
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A moto S3 with the logs bucket; the application's cached clients talk to it."""
-    # A local stack started earlier in this process leaves its endpoint in the environment.
+    # A local runtime started earlier in this process leaves its endpoint in the environment.
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",

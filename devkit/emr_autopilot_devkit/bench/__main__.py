@@ -34,6 +34,8 @@ NOTES = [
     "sam build ships it (layers/shared/Makefile: wheels plus hash-based .pyc); the function's own app.py has no "
     "bytecode. The sam build layer is arm64 and cannot be imported on this x86 machine: the timing layer is built "
     "by the same Makefile targets with this machine's wheels (.bench-cache/layer-<machine>-built).",
+    "Cold-start budget: each function's own code (1d: its import after the libraries' floor has run) as a share "
+    "of that floor's cold start in the same rounds; the ratio to a bare boto3 handler is informational.",
     "Transitions: StateEntered events in the execution history (every state entered, Map iterations included), "
     "which is what Step Functions Standard bills; no retries happen in these runs.",
     "API calls: botocore before-call hooks on the clients emr_autopilot.aws creates, one per call (SDK retries "

@@ -1,4 +1,4 @@
-"""Job definitions the benchmarks deploy into a local stack: `command` steps of a command this machine
+"""Job definitions the benchmarks deploy into a local runtime: `command` steps of a command this machine
 does not have, marked `simulate: true`, so each takes Timings.simulated_step virtual seconds."""
 
 from __future__ import annotations

@@ -1,5 +1,11 @@
 """Figure 1, cold start: how long each function's handler module takes to import in a fresh interpreter,
-next to a bare handler that imports only boto3 from the same layer (a ratio, interleaved).
+next to a bare handler that imports only boto3 from the same layer (a ratio, interleaved; informational).
+
+The budget is on what this project controls (section 1d): each handler's own code, imported after the
+libraries' floor (boto3, pydantic, powertools with idempotency, a Logger, a Metrics, one model) has run in
+the same interpreter, as a share of that floor's own cold start measured in the same rounds. The ratio to
+a bare boto3 handler cannot hold a budget: the floor alone is about 1.45x of it, and both move with the
+machine's load, whereas the share moves only when our code does.
 
 As in Lambda:
 - the function's code directory first on sys.path, then the layer's `python/` directory, then the
@@ -42,14 +48,19 @@ from pathlib import Path
 from emr_autopilot_devkit.bench.common import CACHE_DIR, REPO_ROOT, FunctionSpec, functions, say
 from emr_autopilot_devkit.bench.report import Figure, median
 
-SECTION = "1. Cold start (handler import, fresh interpreter, layer as built; ratio to a bare boto3 handler)"
+SECTION = (
+    "1. Cold start (handler import, fresh interpreter, layer as built; ratio to a bare boto3 handler, informational)"
+)
 SECTION_NO_BYTECODE = "1c. Cold start without the layer's bytecode (informational: SAM's python builder ships none)"
 SECTION_OWN = (
-    "1d. This project's own code: the handler's import after the guide floor's modules and objects are loaded "
-    "(informational)"
+    "1d. This project's own code: the handler's import after the libraries' floor is loaded, as a share of the "
+    "floor's cold start (the budget)"
 )
 SECTION_TRACING = "1b. Cold start with EnableTracing=true (informational; same method and denominator)"
-BUDGET_RATIO = 1.5
+# Own code over the libraries' floor, per function, in percent. Measured at 2-6% on a quiet machine
+# (3-11 ms over ~190 ms) and on a loaded one (5-17 ms over ~310 ms) alike: 8% leaves room for a
+# rerun's wobble and fails when a function's own import grows by about half.
+BUDGET_OWN_SHARE_PCT = 8.0
 LAYER_SOURCE = REPO_ROOT / "layers" / "shared"
 PLATFORMS = {"x86_64": "manylinux2014_x86_64", "aarch64": "manylinux2014_aarch64"}
 
@@ -368,8 +379,8 @@ def measure(rounds: int = 15, seed: int = 7) -> list[Figure]:
                 name=f"{key} (median {median(samples[key]):.0f} ms)",
                 value=round(median(ratios(key)), 3),
                 unit="x",
-                budget=BUDGET_RATIO,
-                note="median of per-round ratios (function import / bare import in the same round)"
+                note="informational (the budget is on own code, 1d): median of per-round ratios "
+                "(function import / bare import in the same round)"
                 + ("" if loads_boto3[key] else "; imports no boto3: it talks only to Livy unless Livy is down"),
                 detail={
                     **ratio_detail(key),
@@ -423,18 +434,40 @@ def measure(rounds: int = 15, seed: int = 7) -> list[Figure]:
                 },
             )
         )
+    floor = samples[OWN_CODE_FLOOR]
+    figures.append(
+        Figure(
+            id="cold_start.libraries_floor_ms",
+            section=SECTION_OWN,
+            name=f"the libraries' floor ('{OWN_CODE_FLOOR}' handler, fresh interpreter), median: the denominator",
+            value=round(median(floor), 1),
+            unit="ms",
+            note="the denominator of every share below, measured in the same rounds",
+            detail={"source": BASELINES[OWN_CODE_FLOOR][1], **recorded(OWN_CODE_FLOOR)},
+        )
+    )
     for spec in specs:
         key = f"{spec.logical_id}:own"
+        shares = [100.0 * own / base for own, base in zip(samples[key], floor, strict=True)]
         figures.append(
             Figure(
-                id=f"cold_start.{spec.logical_id}.own_code_ms",
+                id=f"cold_start.{spec.logical_id}.own_code_share",
                 section=SECTION_OWN,
-                name=f"{spec.logical_id}: app.py and the emr_autopilot modules it imports",
-                value=round(median(samples[key]), 1),
-                unit="ms",
-                note=f"informational: the import after the '{OWN_CODE_FLOOR}' baseline's handler has run "
-                f"(boto3, pydantic, powertools and idempotency loaded, a Logger, a Metrics and one model defined)",
-                detail={"preloaded": BASELINES[OWN_CODE_FLOOR][1], **recorded(key)},
+                name=f"{spec.logical_id}: app.py and the emr_autopilot modules it imports "
+                f"(median {median(samples[key]):.1f} ms)",
+                value=round(median(shares), 2),
+                unit="%",
+                budget=BUDGET_OWN_SHARE_PCT,
+                note=f"median of per-round shares: the handler's import after the '{OWN_CODE_FLOOR}' handler has "
+                f"run (boto3, pydantic, powertools and idempotency loaded, a Logger, a Metrics and one model defined) "
+                f"/ that handler's own cold start in the same round",
+                detail={
+                    "preloaded": BASELINES[OWN_CODE_FLOOR][1],
+                    "own_code_median_ms": round(median(samples[key]), 1),
+                    "floor_median_ms": round(median(floor), 1),
+                    "shares_pct": [round(v, 2) for v in shares],
+                    **recorded(key),
+                },
             )
         )
     return figures

@@ -118,7 +118,7 @@ def venv_bin() -> Path:
 
 
 def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The current environment minus what a local stack in this process set for itself."""
+    """The current environment minus what a local runtime in this process set for itself."""
     env = {
         key: value
         for key, value in os.environ.items()

@@ -1,5 +1,5 @@
 """Figure 4, AWS calls per EMR event: EmrEventFunction's calls for each sample in events/emr_*.json,
-pointed at a real cluster (and its real failed and completed steps, with logs) in a local stack.
+pointed at a real cluster (and its real failed and completed steps, with logs) in a local runtime.
 
 Each event is handed to the handler as EventBridge would (a fresh id, so the idempotency store does
 not short-circuit it), in a cold container for its cluster: the DescribeCluster cache is emptied
@@ -25,7 +25,7 @@ from typing import Any
 from emr_autopilot_devkit.bench.calls import AppCalls, Call, by_operation
 from emr_autopilot_devkit.bench.common import REPO_ROOT, say
 from emr_autopilot_devkit.bench.report import Figure
-from emr_autopilot_devkit.local.stack import LocalStack
+from emr_autopilot_devkit.local.runtime import LocalRuntime
 
 SECTION = "4. AWS calls per EMR event (EmrEventFunction, cold DescribeCluster cache)"
 BUDGET = 3
@@ -33,7 +33,7 @@ FUNCTION = "EmrEventFunction"
 FAILING_STEP = "echo 'reading s3://bucket/in.csv' >&2; echo 'error: table not found: events' >&2; exit 3"
 
 
-def create_tagged_cluster(stack: LocalStack) -> str:
+def create_tagged_cluster(stack: LocalRuntime) -> str:
     cluster_id: str = stack.client("emr").run_job_flow(
         Name="bench-events-manual-1",
         ReleaseLabel="emr-7.5.0",
@@ -50,7 +50,7 @@ def create_tagged_cluster(stack: LocalStack) -> str:
     return cluster_id
 
 
-def add_bash_step(stack: LocalStack, cluster_id: str, name: str, command: str) -> str:
+def add_bash_step(stack: LocalRuntime, cluster_id: str, name: str, command: str) -> str:
     step_id: str = stack.client("emr").add_job_flow_steps(
         JobFlowId=cluster_id,
         Steps=[
@@ -105,11 +105,11 @@ def classify(calls: list[Call], ledger_table: str, idempotency_table: str) -> di
 
 
 def measure() -> list[Figure]:
-    from emr_autopilot import reactions
+    from emr_autopilot.emr_event_reactions import decisions
 
     samples = sorted(p.name for p in (REPO_ROOT / "events").glob("emr_*.json"))
     figures: list[Figure] = []
-    with LocalStack() as stack:
+    with LocalRuntime() as stack:
         cluster_id = create_tagged_cluster(stack)
         failed = add_bash_step(stack, cluster_id, "failing step", FAILING_STEP)
         completed = add_bash_step(stack, cluster_id, "completing step", "echo done")
@@ -123,7 +123,7 @@ def measure() -> list[Figure]:
         with AppCalls(only_thread=threading.get_ident()) as counter:
             for sample in samples:
                 event = _event(sample, cluster_id, steps)
-                reactions._describe.cache_clear()  # a cold container for this cluster: the worst case
+                decisions.described_cluster.cache_clear()  # a cold container for this cluster: the worst case
                 mark = counter.mark()
                 result = stack.invoke(FUNCTION, event)
                 row = classify(counter.since(mark), ledger_table, idempotency_table)

@@ -27,7 +27,7 @@ from emr_autopilot_devkit.bench.calls import AppCalls, Call
 from emr_autopilot_devkit.bench.common import say
 from emr_autopilot_devkit.bench.event_calls import FAILING_STEP, add_bash_step, create_tagged_cluster
 from emr_autopilot_devkit.bench.report import Figure, median, percentile
-from emr_autopilot_devkit.local.stack import LocalStack
+from emr_autopilot_devkit.local.runtime import LocalRuntime
 
 SECTION = "6. Reaction latency (local runtime, fast clock; wall time, 50 runs)"
 RUNS = 50
@@ -36,7 +36,7 @@ BUDGET_P95_SECONDS = 0.5
 PREFIX = "bench-latency/"
 
 
-def _until(stack: LocalStack, counter: AppCalls, mark: int, wanted: Callable[[Call], bool], timeout: float) -> Call:
+def _until(stack: LocalRuntime, counter: AppCalls, mark: int, wanted: Callable[[Call], bool], timeout: float) -> Call:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for call in counter.since(mark):
@@ -46,7 +46,7 @@ def _until(stack: LocalStack, counter: AppCalls, mark: int, wanted: Callable[[Ca
     raise TimeoutError("the reaction did not happen in time")
 
 
-def _s3_to_start(stack: LocalStack, counter: AppCalls, number: int) -> float:
+def _s3_to_start(stack: LocalRuntime, counter: AppCalls, number: int) -> float:
     mark = counter.mark()
     started = time.perf_counter()
     stack.put_object(f"{PREFIX}{number:03d}-{uuid.uuid4().hex[:8]}.csv", "name,violation_type\nA,RED\n")
@@ -59,7 +59,7 @@ def _s3_to_start(stack: LocalStack, counter: AppCalls, number: int) -> float:
     return elapsed
 
 
-def _failure_to_publish(stack: LocalStack, counter: AppCalls, cluster_id: str, step_id: str) -> float:
+def _failure_to_publish(stack: LocalRuntime, counter: AppCalls, cluster_id: str, step_id: str) -> float:
     mark = counter.mark()
     started = time.perf_counter()
     stack.emit(
@@ -103,7 +103,7 @@ def _figures(key: str, label: str, samples: list[float]) -> list[Figure]:
 
 
 def measure(runs: int = RUNS) -> list[Figure]:
-    with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp, LocalStack() as stack:
+    with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp, LocalRuntime() as stack:
         stack.deploy_jobs(write_jobs(Path(tmp) / "jobs", [command_job("bench-latency", 1, trigger_prefix=PREFIX)]))
         cluster_id = create_tagged_cluster(stack)
         step_id = add_bash_step(stack, cluster_id, "failing step", FAILING_STEP)

@@ -33,7 +33,7 @@ from emr_autopilot_devkit.bench.calls import AppCalls, Call, by_operation
 from emr_autopilot_devkit.bench.common import say
 from emr_autopilot_devkit.bench.report import Figure
 from emr_autopilot_devkit.local import emr_simulator
-from emr_autopilot_devkit.local.stack import ACCOUNT_ID, REGION, LocalStack
+from emr_autopilot_devkit.local.runtime import ACCOUNT_ID, REGION, LocalRuntime
 
 SECTION = "5. Idle reaper at scale (one scan; N WAITING clusters, all idle)"
 SIZES = (100, 1000, 5000)
@@ -67,7 +67,7 @@ def _instance_attrs() -> dict[str, Any]:
     }
 
 
-def add_idle_clusters(stack: LocalStack, count: int, start: int) -> list[str]:
+def add_idle_clusters(stack: LocalRuntime, count: int, start: int) -> list[str]:
     """`count` WAITING clusters, ready IDLE_FOR ago, with IsIdle=1 for every complete period since."""
     from moto.emr.models import emr_backends
 
@@ -192,7 +192,7 @@ def naive_scan(now: datetime, threshold: timedelta, grace: timedelta, cap: int, 
 
     emr, cloudwatch = aws.client("emr"), aws.client("cloudwatch")
     table = pricing.price_table()
-    idle: list[tuple[float, str, dict[str, Any]]] = []
+    idle: list[tuple[float, str, Any]] = []
     for page in emr.get_paginator("list_clusters").paginate(ClusterStates=["WAITING"]):
         for summary in page["Clusters"]:
             cluster = emr.describe_cluster(ClusterId=summary["Id"])["Cluster"]
@@ -221,14 +221,14 @@ def naive_scan(now: datetime, threshold: timedelta, grace: timedelta, cap: int, 
                 idle.append(((now - idle_since).total_seconds(), summary["Id"], cluster))
     chosen = sorted(idle, key=lambda item: (-item[0], item[1]))[:cap]
     for _, cluster_id, cluster in chosen:
-        pricing.estimate_cluster(emr, cluster, 1.0, table)
+        pricing.estimate_cluster(cluster, 1.0, table)
         if not dry_run:
             emr.terminate_job_flows(JobFlowIds=[cluster_id])
     return [cluster_id for _, cluster_id, _ in idle]
 
 
 # -- running the scans ---------------------------------------------------------------------------------
-def _scan(stack: LocalStack, counter: AppCalls, dry_run: bool) -> tuple[dict[str, Any], list[Call], float]:
+def _scan(stack: LocalRuntime, counter: AppCalls, dry_run: bool) -> tuple[dict[str, Any], list[Call], float]:
     stack.functions[FUNCTION].environment["REAPER_DRY_RUN"] = "true" if dry_run else "false"
     mark = counter.mark()
     started = time.monotonic()
@@ -249,7 +249,7 @@ def measure(sizes: tuple[int, ...] = SIZES) -> list[Figure]:
     figures: list[Figure] = []
     # Wall speed for the whole figure: at x600 a 20 s scan would be 200 virtual minutes, and the IsIdle
     # data written before it would no longer cover the threshold by the time the next scan looks.
-    with LocalStack() as stack, stack.clock.real_time():
+    with LocalRuntime() as stack, stack.clock.real_time():
         env = stack.functions[FUNCTION].environment
         threshold = timedelta(minutes=int(env["REAPER_IDLE_THRESHOLD_MINUTES"]))
         grace = timedelta(minutes=int(env["REAPER_GRACE_MINUTES"]))

@@ -134,6 +134,8 @@ def format_value(value: float | None, unit: str) -> str:
         return "-"
     if unit == "x":
         return f"{value:.2f}x"
+    if unit == "%":
+        return f"{value:.1f}%"
     if unit in ("ms",):
         return f"{value:.0f} ms" if value >= 100 else f"{value:.1f} ms"
     if unit == "s":

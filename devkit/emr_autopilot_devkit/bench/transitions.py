@@ -5,7 +5,7 @@ counting the states inside Map iterations; that is what AWS bills ("each time a 
 is executed"). Retries would add transitions too; these runs have none (no faults are injected).
 
 Each run is a job of k `command` steps the EMR simulator simulates for 1 or 60 virtual minutes. It runs
-twice, side by side on the same local stack and the same input: through the real
+twice, side by side on the same local runtime and the same input: through the real
 TransientClusterPipeline (the `.sync` integrations) and through a benchmark-only polling design
 (polling_pipeline.asl.json, never deployed: aws-sdk Describe* calls in Wait/Choice loops every 30 s).
 
@@ -37,7 +37,7 @@ from emr_autopilot_devkit.bench.bench_jobs import command_job, write_jobs
 from emr_autopilot_devkit.bench.common import say
 from emr_autopilot_devkit.bench.report import Figure
 from emr_autopilot_devkit.local.clock import FastClock
-from emr_autopilot_devkit.local.stack import ACCOUNT_ID, REGION, LocalStack
+from emr_autopilot_devkit.local.runtime import ACCOUNT_ID, REGION, LocalRuntime
 
 SECTION = "3. State transitions per run (StateEntered events; .sync pipeline vs a polling design)"
 POLLING_ASL = Path(__file__).with_name("polling_pipeline.asl.json")
@@ -143,7 +143,7 @@ def _fine_slices() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _emr_current(stack: LocalStack) -> Iterator[None]:
+def _emr_current(stack: LocalRuntime) -> Iterator[None]:
     """EMR answers with its state as of now: the simulator is brought up to date when a step is added
     and before a cluster or step is described. Its own tick runs every 5 ms of wall time, which under
     load is tens of virtual seconds at this speed, and would make a step look longer than it ran."""
@@ -191,7 +191,7 @@ def measure(step_counts: tuple[int, ...] = STEP_COUNTS, step_minutes: tuple[int,
     from emr_autopilot.starter import ManualRunRequest, start_manual_run
 
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp, LocalStack(speedup=SPEEDUP) as stack:
+    with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp, LocalRuntime(speedup=SPEEDUP) as stack:
         jobs_dir = write_jobs(Path(tmp) / "jobs", [command_job(f"bench-steps-{k}", k) for k in step_counts])
         stack.deploy_jobs(jobs_dir)
         sfn = stack.client("stepfunctions")

@@ -1,4 +1,4 @@
-"""What the EMR samples in events/ need from a fresh local stack, for `emr-autopilot local invoke`.
+"""What the EMR samples in events/ need from a fresh local runtime, for `emr-autopilot local invoke`.
 
 The aws.emr samples need nothing: their cluster (j-2AXXXXXXGAPLF) does not exist locally, and the
 handler treats it as EMR treats a cluster it no longer knows: the event is recorded and notified
@@ -34,7 +34,7 @@ SAMPLE_STDERR = "\n".join(
 
 
 def seed_emr_sample(stack: Any, event: Any) -> list[str]:
-    """Write what the sample event needs into the local stack; returns one line per thing written."""
+    """Write what the sample event needs into the local runtime; returns one line per thing written."""
     if not (isinstance(event, dict) and {"step_id", "log_uri"} <= event.keys()):
         return []
     location = parse_s3_uri(str(event["log_uri"]))

@@ -10,7 +10,6 @@ and injects faults.
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import signal
 import subprocess
@@ -19,20 +18,21 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from moto.core.exceptions import ServiceException
-from moto.emr.exceptions import InvalidRequestException, ValidationException
-from moto.emr.models import Cluster, ElasticMapReduceBackend, Step, emr_backends
-from moto.emr.responses import ElasticMapReduceResponse
+from moto.emr.exceptions import ValidationException
+from moto.emr.models import ElasticMapReduceBackend, Step, emr_backends
 from moto.emr.utils import random_id
 
+from emr_autopilot.emr import ENDED, READY, STEP_ACTIVE
+from emr_autopilot_devkit.local import emr_idle_metrics
 from emr_autopilot_devkit.local.clock import FastClock
+from emr_autopilot_devkit.local.emr_events import EmrEvents, Fleet
+from emr_autopilot_devkit.local.emr_events import event_time as _at
 from emr_autopilot_devkit.local.emulator_clients import emulator_client
 from emr_autopilot_devkit.local.step_runner import StepRun, StepRunner
-
-ACTIVE = ("STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING")
 
 
 class ThrottlingException(ServiceException):
@@ -83,17 +83,6 @@ class Faults:
 
 
 @dataclass
-class _Fleet:
-    """An instance fleet from RunJobFlow (moto does not model fleets): what its events name."""
-
-    id: str
-    type: str  # MASTER, CORE or TASK
-    spot_capacity: int
-    timeout_action: str | None  # LaunchSpecifications.SpotSpecification
-    timeout_minutes: int | None
-
-
-@dataclass
 class _Cancel:
     """A CancelSteps request for a RUNNING step: its option, when it came, whether the process was signalled."""
 
@@ -107,7 +96,7 @@ class _ClusterSim:
     cluster: Any
     created: float  # virtual timestamp
     idle_timeout: float | None
-    fleets: list[_Fleet]
+    fleets: list[Fleet]
     next_at: float = 0.0
     cancels: dict[str, _Cancel] = field(default_factory=dict)  # step id -> its pending cancellation
     reason: tuple[str, str] | None = None
@@ -130,6 +119,8 @@ class EmrSimulator:
         self.region = region
         self.endpoint_url = endpoint_url
         self.emit = emit
+        # Looked up at each event: a test or the bench may replace self.emit.
+        self.events = EmrEvents(lambda detail_type, resource, detail: self.emit(detail_type, resource, detail))
         self.timings = timings or Timings()
         self.faults = Faults()
         self.runner = StepRunner(clock, endpoint_url, region)
@@ -213,7 +204,7 @@ class EmrSimulator:
                 fleets=[_fleet(item) for item in (request.get("Instances", {}).get("InstanceFleets") or [])],
                 next_at=now + self.timings.starting,
             )
-        self._cluster_event(
+        self.events.cluster(
             cluster,
             "STARTING",
             "INFO",
@@ -221,7 +212,7 @@ class EmrSimulator:
             "and is being created.",
         )
         for step in cluster.steps:
-            self._step_pending_event(cluster, step)
+            self.events.step_pending(cluster, step)
 
     def on_steps_added(self, cluster: Any, steps: list[Step]) -> None:
         with self._lock:
@@ -242,13 +233,13 @@ class EmrSimulator:
                 busy = any(s.state in ("RUNNING", "CANCEL_PENDING") for s in cluster.steps)
                 cluster.state = "RUNNING" if busy else "WAITING"
         for step in steps:
-            self._step_pending_event(cluster, step)
+            self.events.step_pending(cluster, step)
 
     def on_terminate(
         self, cluster: Any, code: str = "USER_REQUEST", message: str = "Terminated by user request"
     ) -> None:
         with self._lock:
-            if cluster.state in ("TERMINATING", "TERMINATED", "TERMINATED_WITH_ERRORS"):
+            if cluster.state in ENDED:
                 return
             sim = self._clusters.get(cluster.id)
             if sim is None:  # created before the simulator (e.g. by a test through moto directly)
@@ -280,7 +271,7 @@ class EmrSimulator:
                 elif step.state == "RUNNING" and sim is not None:
                     step.state = "CANCEL_PENDING"
                     sim.cancels[step.id] = _Cancel(option=option, at=self.clock.timestamp())
-                    self._step_event(
+                    self.events.step(
                         cluster,
                         step,
                         "CANCEL_PENDING",
@@ -327,7 +318,7 @@ class EmrSimulator:
         if state == "STARTING" and now >= sim.next_at:
             if self._matches(cluster, self.faults.spot_capacity_timeout):
                 code = "INSTANCE_FLEET_TIMEOUT" if sim.fleets else "INSTANCE_FAILURE"
-                self._emit_capacity_timeout(sim)
+                self.events.capacity_timeout(sim.cluster, sim.fleets)
                 self._begin_termination(
                     sim, code, "The requested Spot capacity was not available before the provisioning timeout."
                 )
@@ -351,14 +342,14 @@ class EmrSimulator:
             else:
                 cluster.state = "WAITING"
                 sim.idle_since = now
-                self._cluster_event(
+                self.events.cluster(
                     cluster,
                     "WAITING",
                     "INFO",
                     f"Amazon EMR cluster {cluster.id} ({cluster.name}) was created at {_at(cluster.ready_datetime)} "
                     "and is ready for use.",
                 )
-        elif state in ("WAITING", "RUNNING"):
+        elif state in READY:
             self._run_steps(sim, now)
         elif state == "TERMINATING" and now >= sim.next_at:
             self._finish_termination(sim)
@@ -371,6 +362,21 @@ class EmrSimulator:
                 self._complete(sim, step, self._results.pop(step.id))
         if cluster.state not in ("BOOTSTRAPPING", "WAITING", "RUNNING"):
             return  # a failed step ended the cluster
+        self._start_pending_steps(cluster)
+        all_ended = not any(s.state in STEP_ACTIVE for s in cluster.steps)
+        if cluster.state == "RUNNING" and all_ended and not self._wait_or_end(sim, now):
+            return
+        if (
+            cluster.state == "WAITING"
+            and sim.idle_timeout
+            and sim.idle_since is not None
+            and now - sim.idle_since >= sim.idle_timeout
+        ):
+            self.on_terminate(
+                cluster, "ALL_STEPS_COMPLETED", "Cluster was terminated after its auto-termination idle timeout."
+            )
+
+    def _start_pending_steps(self, cluster: Any) -> None:
         # A CANCEL_PENDING step keeps its slot until it is CANCELLED (emr-cancel-steps.md: cancelling a
         # running step does not let a pending step start; read as "until the cancellation is done").
         active = [step for step in cluster.steps if step.state in ("RUNNING", "CANCEL_PENDING")]
@@ -379,7 +385,7 @@ class EmrSimulator:
         starting = [step for step in cluster.steps if step.state == "PENDING"][:slots]
         if starting and cluster.state != "RUNNING":
             cluster.state = "RUNNING"
-            self._cluster_event(
+            self.events.cluster(
                 cluster,
                 "RUNNING",
                 "INFO",
@@ -388,7 +394,7 @@ class EmrSimulator:
         for step in starting:
             step.state = "RUNNING"
             step.start_date_time = self.clock.now()
-            self._step_event(
+            self.events.step(
                 cluster,
                 step,
                 "RUNNING",
@@ -399,36 +405,29 @@ class EmrSimulator:
             worker = threading.Thread(target=self._execute, args=(cluster, step), name=f"step-{step.id}", daemon=True)
             self._running[step.id] = worker
             worker.start()
-        if cluster.state == "RUNNING" and not any(
-            s.state in ("RUNNING", "PENDING", "CANCEL_PENDING") for s in cluster.steps
-        ):
-            if not _keep_alive(cluster):
-                # KeepJobFlowAliveWhenNoSteps false: "As soon as the last step completes, Amazon EMR terminates
-                # the cluster" (emr-plan-longrunning-transient.md); termination protection does not hold it
-                # (UsingEMR_TerminationProtection.md). The messages are inferred.
-                failed = any(s.state == "FAILED" for s in cluster.steps)
-                self._begin_termination(
-                    sim, "ALL_STEPS_COMPLETED", "Steps completed with errors" if failed else "Steps completed"
-                )
-                return
-            cluster.state = "WAITING"
-            sim.idle_since = now
-            self._cluster_event(
-                cluster,
-                "WAITING",
-                "INFO",
-                f"Amazon EMR cluster {cluster.id} ({cluster.name}) finished running all pending steps at "
-                f"{_at(self.clock.now())}.",
+
+    def _wait_or_end(self, sim: _ClusterSim, now: float) -> bool:
+        """A RUNNING cluster whose last step ended: WAITING (True), or terminating when it is not kept alive."""
+        cluster = sim.cluster
+        if not _keep_alive(cluster):
+            # KeepJobFlowAliveWhenNoSteps false: "As soon as the last step completes, Amazon EMR terminates
+            # the cluster" (emr-plan-longrunning-transient.md); termination protection does not hold it
+            # (UsingEMR_TerminationProtection.md). The messages are inferred.
+            failed = any(s.state == "FAILED" for s in cluster.steps)
+            self._begin_termination(
+                sim, "ALL_STEPS_COMPLETED", "Steps completed with errors" if failed else "Steps completed"
             )
-        if (
-            cluster.state == "WAITING"
-            and sim.idle_timeout
-            and sim.idle_since is not None
-            and now - sim.idle_since >= sim.idle_timeout
-        ):
-            self.on_terminate(
-                cluster, "ALL_STEPS_COMPLETED", "Cluster was terminated after its auto-termination idle timeout."
-            )
+            return False
+        cluster.state = "WAITING"
+        sim.idle_since = now
+        self.events.cluster(
+            cluster,
+            "WAITING",
+            "INFO",
+            f"Amazon EMR cluster {cluster.id} ({cluster.name}) finished running all pending steps at "
+            f"{_at(self.clock.now())}.",
+        )
+        return True
 
     def _advance_cancels(self, sim: _ClusterSim, now: float) -> None:
         """CANCEL_PENDING -> CANCELLED once the step's process has ended, or, when no process was ever
@@ -458,10 +457,12 @@ class EmrSimulator:
     def _complete(self, sim: _ClusterSim, step: Any, run: StepRun) -> None:
         cluster = sim.cluster
         self._running.pop(step.id, None)
-        self._finish_step(cluster, step, run.state, run.failure)
-        delay = self.faults.log_delay_seconds
         if not self.faults.logs_never_written:
-            self._pending_logs.append((self.clock.timestamp() + delay, cluster, step, run))
+            self._pending_logs.append((self.clock.timestamp() + self.faults.log_delay_seconds, cluster, step, run))
+            # Logs due now are in S3 before the step's event is: a handler reacting to the event (in another
+            # thread) found them or not depending on which thread ran first.
+            self._write_due_logs()
+        self._finish_step(cluster, step, run.state, run.failure)
         if run.state == "FAILED":
             self._on_step_failure(sim, step)
 
@@ -519,7 +520,7 @@ class EmrSimulator:
                 f"Cancellation request has succeeded for cluster step {step.id} ({step.name}) {where} at {at}, "
                 "and the step is now cancelled."
             )
-        self._step_event(cluster, step, state, severity, message)
+        self.events.step(cluster, step, state, severity, message)
 
     def _begin_termination(self, sim: _ClusterSim, code: str, message: str) -> None:
         """TERMINATING now, with the reason the cluster will end with; by request or by a failure."""
@@ -553,7 +554,7 @@ class EmrSimulator:
         # emr-manage-cloudwatch-events.md, "Cluster events": TERMINATED_WITH_ERRORS is CRITICAL. TERMINATED's
         # severity "depends on the reason" (that table is not in the archived guide): INFO for the two
         # non-error reasons is inferred.
-        self._cluster_event(
+        self.events.cluster(
             cluster,
             cluster.state,
             "CRITICAL" if error else "INFO",
@@ -585,6 +586,12 @@ class EmrSimulator:
         base = (cluster.log_uri or "").rstrip("/")
         return f"{base}/{cluster.id}/steps/{step.id}/"
 
+    def _write_due_logs(self) -> None:
+        try:
+            self._flush_logs(self.clock.timestamp())
+        except Exception as exc:  # as in _loop: the step still ends; the failure goes to the runtime log
+            print(f"emr-simulator: {type(exc).__name__}: {exc}", file=sys.stderr)
+
     def _flush_logs(self, now: float) -> None:
         due = [item for item in self._pending_logs if item[0] <= now]
         if not due:
@@ -599,129 +606,15 @@ class EmrSimulator:
             for name, text in (("stdout", run.stdout), ("stderr", run.stderr), ("controller", run.controller)):
                 s3.put_object(Bucket=bucket, Key=f"{key_prefix}{name}.gz", Body=gzip.compress(text.encode("utf-8")))
 
-    def _cluster_event(
-        self, cluster: Any, state: str, severity: str, message: str, reason: dict[str, str] | None = None
-    ) -> None:
-        self.emit(
-            "EMR Cluster State Change",
-            cluster.arn if hasattr(cluster, "arn") else cluster.id,
-            {
-                "severity": severity,
-                # A JSON-encoded string, compact as EMR writes it: "{\"code\":\"\"}" when there is no reason
-                # (emr-service-limits-cloudwatch-events.md example).
-                "stateChangeReason": json.dumps(reason or {"code": ""}, separators=(",", ":")),
-                "name": cluster.name,
-                "clusterId": cluster.id,
-                "state": state,
-                "message": message,
-            },
-        )
-
-    def _step_event(self, cluster: Any, step: Any, state: str, severity: str, message: str) -> None:
-        self.emit(
-            "EMR Step Status Change",
-            cluster.id,
-            {
-                "severity": severity,
-                "actionOnFailure": step.action_on_failure,
-                "stepId": step.id,
-                "name": step.name,
-                "clusterId": cluster.id,
-                "state": state,
-                "message": message,
-            },
-        )
-
-    def _step_pending_event(self, cluster: Any, step: Any) -> None:
-        self._step_event(
-            cluster,
-            step,
-            "PENDING",
-            "INFO",
-            f"Step {step.id} ({step.name}) was added to Amazon EMR cluster {cluster.id} ({cluster.name}) at "
-            f"{_at(step.creation_date_time)} and is pending execution.",
-        )
-
-    def _emit_capacity_timeout(self, sim: _ClusterSim) -> None:
-        """The start-up capacity event, naming the fleet or group that could not be provisioned. The field
-        sets follow events/emr_instance_fleet_provisioning_timeout.json and emr-facts.md (inferred: the schema
-        registry's field lists for these detail-types could not be read)."""
-        cluster = sim.cluster
-        if sim.fleets:
-            spot = [fleet for fleet in sim.fleets if fleet.spot_capacity > 0]
-            fleet = next((f for f in spot if f.timeout_action == "TERMINATE_CLUSTER"), None) or (spot or sim.fleets)[0]
-            detail: dict[str, Any] = {
-                "severity": "ERROR",
-                "eventCode": "Spot Provisioning timeout",
-                "clusterId": cluster.id,
-                "instanceFleetId": fleet.id,
-                "instanceFleetType": fleet.type,
-            }
-            if fleet.timeout_action:
-                detail["timeoutAction"] = fleet.timeout_action
-            if fleet.timeout_minutes is not None:
-                detail["timeoutDurationMinutes"] = str(fleet.timeout_minutes)
-            within = f"the {fleet.timeout_minutes}-minute" if fleet.timeout_minutes is not None else "the"
-            detail["message"] = (
-                f"Amazon EMR could not provision Spot capacity for instance fleet {fleet.id} ({fleet.type}) in "
-                f"cluster {cluster.id} ({cluster.name}) within {within} provisioning timeout. "
-                f"The timeout action is {fleet.timeout_action or 'TERMINATE_CLUSTER'}."
-            )
-            self.emit("EMR Instance Fleet Provisioning", cluster.id, detail)
-            return
-        # Instance groups have no provisioning timeout; EMR reports their missing capacity with this event code,
-        # severity WARN (emr-manage-cloudwatch-events, "Cluster start events", current guide).
-        groups = list(cluster.instance_groups)
-        group = next((g for g in groups if g.market == "SPOT"), None) or (groups[-1] if groups else None)
-        kind = group.instance_group_type if group else "MASTER"
-        detail = {
-            "severity": "WARN",
-            "eventCode": "EC2 provisioning - Insufficient Instance Capacity",
-            "clusterId": cluster.id,
-            "instanceGroupId": group.id if group else "",
-            "instanceGroupType": kind,
-            "message": f"Amazon EMR cluster {cluster.id} ({cluster.name}) could not provision instance group "
-            f"{group.id if group else '-'} ({kind}): Amazon EC2 has insufficient capacity for instance type "
-            f"{group.instance_type if group else '-'}.",
-        }
-        self.emit("EMR Instance Group Provisioning", cluster.id, detail)
-
     # -- idle reaper support: CloudWatch IsIdle and the idle timeout -------------------- (begin) --
-    IDLE_PERIOD = 300  # IsIdle is a 5-minute metric
-
     def publish_idle_metrics(self) -> int:
         """Write AWS/ElasticMapReduce IsIdle (dimension JobFlowId) for each complete 5-minute virtual period
         since a cluster was ready that has not been written yet: 1 if the cluster has been WAITING with no
         step pending or running since before the period began, else 0. EMR publishes this metric by itself;
         the local runtime writes it when asked (the demo, tests, `local up`). Returns datapoints written."""
-        period = self.IDLE_PERIOD
-        end = self.clock.timestamp() // period * period
-        data: list[Any] = []  # MetricDatum dicts
         with self._lock:
-            for sim in self._clusters.values():
-                cluster = sim.cluster
-                if cluster.ready_datetime is None or cluster.state not in ("WAITING", "RUNNING"):
-                    continue
-                start = max(-(-cluster.ready_datetime.timestamp() // period) * period, sim.idle_metrics_until)
-                active = any(step.state in ("PENDING", "CANCEL_PENDING", "RUNNING") for step in cluster.steps)
-                idle_since = sim.idle_since if cluster.state == "WAITING" and not active else None
-                at = start
-                while at + period <= end:
-                    data.append(
-                        {
-                            "MetricName": "IsIdle",
-                            "Dimensions": [{"Name": "JobFlowId", "Value": cluster.id}],
-                            "Timestamp": datetime.fromtimestamp(at, tz=cluster.ready_datetime.tzinfo),
-                            # Periods not written in time are judged by the state now: 0 unless provably idle.
-                            "Value": 1.0 if idle_since is not None and at >= idle_since else 0.0,
-                        }
-                    )
-                    at += period
-                sim.idle_metrics_until = max(start, at)
-        cloudwatch = emulator_client("cloudwatch", self.endpoint_url, self.region)
-        for first in range(0, len(data), 1000):  # PutMetricData takes up to 1,000 datapoints
-            cloudwatch.put_metric_data(Namespace="AWS/ElasticMapReduce", MetricData=data[first : first + 1000])
-        return len(data)
+            data = emr_idle_metrics.datapoints(self._clusters.values(), self.clock.timestamp())
+        return emr_idle_metrics.put(emulator_client("cloudwatch", self.endpoint_url, self.region), data)
 
     def idle_timeout(self, cluster_id: str) -> float | None:
         with self._lock:
@@ -740,20 +633,15 @@ class EmrSimulator:
     # -- idle reaper support ---------------------------------------------------------------- (end) --
 
 
-def _at(value: datetime) -> str:
-    """A time as EMR's event messages write it: "2016-12-16 20:53 UTC" (emr-service-limits-cloudwatch-events.md)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _keep_alive(cluster: Any) -> bool:
     """Instances.KeepJobFlowAliveWhenNoSteps; false by default (API_JobFlowInstancesConfig)."""
     return bool(getattr(cluster, "keep_job_flow_alive_when_no_steps", False))
 
 
-def _fleet(config: Any) -> _Fleet:
+def _fleet(config: Any) -> Fleet:
     spot = ((config.get("LaunchSpecifications") or {}).get("SpotSpecification")) or {}
     minutes = spot.get("TimeoutDurationMinutes")
-    return _Fleet(
+    return Fleet(
         id=f"if-{random_id()}",
         type=str(config.get("InstanceFleetType") or "TASK"),
         spot_capacity=int(config.get("TargetSpotCapacity") or 0),
@@ -777,8 +665,6 @@ def _signal(process: subprocess.Popen[str], sig: int) -> None:
 # moto patches: installed once per process, they delegate to whichever simulator is active.
 
 _active: EmrSimulator | None = None
-_request = threading.local()
-_installed = False
 
 
 def activate(simulator: EmrSimulator | None) -> None:
@@ -788,163 +674,6 @@ def activate(simulator: EmrSimulator | None) -> None:
 
 def active() -> EmrSimulator | None:
     return _active
-
-
-def _throttled(api: str) -> None:
-    if _active is not None and _active.faults.take_throttle(api):
-        raise ThrottlingException("Rate exceeded")
-    if _active is not None and _active.faults.take_error(api):
-        raise ValidationException(f"Injected fault: {api} refused")
-
-
-def install_patches() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
-
-    backend = ElasticMapReduceBackend
-    original_run = backend.run_job_flow
-    original_add = backend.add_job_flow_steps
-
-    def run_job_flow(self: ElasticMapReduceBackend, **kwargs: Any) -> Cluster:
-        _throttled("run_job_flow")
-        cluster = original_run(self, **kwargs)
-        if _active is not None:
-            _active.on_cluster_created(cluster, getattr(_request, "params", {}) or {})
-        return cluster
-
-    def add_job_flow_steps(self: ElasticMapReduceBackend, job_flow_id: str, steps: list[dict[str, Any]]) -> list[Step]:
-        _throttled("add_job_flow_steps")
-        cluster = self.clusters.get(job_flow_id)
-        if cluster is None:  # moto raises KeyError (an HTML 500); EMR's answer, real trace in aws/aws-cdk#13735
-            raise ValidationException(f"jobFlowId '{job_flow_id}' is not valid.")
-        if cluster.state not in ACTIVE:
-            raise ValidationException(
-                f"A job flow that is shutting down, terminated, or finished may not be modified: {job_flow_id}"
-            )
-        if int(cluster.step_concurrency_level or 1) > 1:
-            for step in steps:
-                # API_StepConfig: with StepConcurrencyLevel > 1 a step with CANCEL_AND_WAIT or TERMINATE_CLUSTER
-                # "is not submitted and the action fails with a message that the ActionOnFailure setting is not
-                # valid" (the wording is inferred).
-                action = step.get("ActionOnFailure")
-                if action in ("CANCEL_AND_WAIT", "TERMINATE_CLUSTER", "TERMINATE_JOB_FLOW"):
-                    raise ValidationException(
-                        f"ActionOnFailure {action} is not valid for a cluster with StepConcurrencyLevel greater "
-                        "than 1: use CONTINUE."
-                    )
-        added = original_add(self, job_flow_id, steps)
-        if _active is not None:
-            _active.on_steps_added(cluster, added)
-        return added
-
-    def terminate_job_flows(self: ElasticMapReduceBackend, job_flow_ids: list[str]) -> list[Cluster]:
-        _throttled("terminate_job_flows")
-        clusters = [self.describe_cluster(cluster_id) for cluster_id in job_flow_ids]
-        if any(cluster.termination_protected for cluster in clusters):
-            raise ValidationException("Could not shut down one or more job flows since they are termination protected.")
-        for cluster in clusters:
-            if _active is not None:
-                _active.on_terminate(cluster)
-            else:
-                cluster.terminate()
-        return clusters
-
-    def cancel_steps(
-        self: ElasticMapReduceBackend, cluster_id: str, step_ids: list[str], option: str | None = None
-    ) -> list[dict[str, str]]:
-        _throttled("cancel_steps")
-        cluster = self.describe_cluster(cluster_id)
-        if _active is None:
-            return [{"StepId": step_id, "Status": "FAILED", "Reason": "no simulator"} for step_id in step_ids]
-        return _active.on_cancel(cluster, step_ids, option or "SEND_INTERRUPT")  # the default (API_CancelSteps)
-
-    original_describe_step = backend.describe_step
-
-    def describe_step(self: ElasticMapReduceBackend, cluster_id: str, step_id: str) -> Step:
-        # EMR answers InvalidRequestException for a cluster or step it does not know; moto raises KeyError (a 500).
-        step = original_describe_step(self, self.describe_cluster(cluster_id).id, step_id)
-        if step is None:
-            raise InvalidRequestException(f"Step id '{step_id}' is not valid.")
-        return step
-
-    backend.describe_step = describe_step  # type: ignore[method-assign]
-
-    for name in ("describe_cluster", "describe_step", "list_clusters", "list_steps"):
-        original = getattr(backend, name)
-
-        def throttled(self: Any, *args: Any, __original: Any = original, __name: str = name, **kwargs: Any) -> Any:
-            _throttled(__name)
-            return __original(self, *args, **kwargs)
-
-        setattr(backend, name, throttled)
-
-    from emr_autopilot_devkit.local import emr_auto_termination  # imports this module
-
-    emr_auto_termination.install()  # moto has no Get/Put/RemoveAutoTerminationPolicy
-    backend.run_job_flow = run_job_flow  # type: ignore[method-assign]
-    backend.add_job_flow_steps = add_job_flow_steps  # type: ignore[method-assign]
-    backend.terminate_job_flows = terminate_job_flows  # type: ignore[method-assign]
-    backend.cancel_steps = cancel_steps  # type: ignore[attr-defined]
-
-    response = ElasticMapReduceResponse
-    original_run_response = response.run_job_flow
-
-    def run_job_flow_response(self: ElasticMapReduceResponse) -> Any:
-        # The backend is not given AutoTerminationPolicy or InstanceFleets; hand them over.
-        _request.params = {
-            "AutoTerminationPolicy": self._get_param("AutoTerminationPolicy"),
-            "Instances": {"InstanceFleets": self._get_param("Instances.InstanceFleets")},
-        }
-        try:
-            return original_run_response(self)
-        finally:
-            _request.params = None
-
-    def cancel_steps_response(self: ElasticMapReduceResponse) -> Any:
-        from moto.core.responses import ActionResult
-
-        infos = self.backend.cancel_steps(  # type: ignore[attr-defined]
-            self._get_param("ClusterId"), self._get_param("StepIds", []), self._get_param("StepCancellationOption")
-        )
-        return ActionResult({"CancelStepsInfoList": infos})
-
-    response.run_job_flow = run_job_flow_response  # type: ignore[method-assign]
-    response.cancel_steps = cancel_steps_response  # type: ignore[attr-defined]
-
-    def step_status(self: Step) -> dict[str, Any]:
-        status: dict[str, Any] = {
-            "State": self.state,
-            "StateChangeReason": {"Message": getattr(self, "last_state_change_reason", None)},
-            "Timeline": {
-                "CreationDateTime": self.creation_date_time,
-                "StartDateTime": self.start_date_time,
-                "EndDateTime": self.end_date_time,
-            },
-        }
-        failure = getattr(self, "failure_details", None)
-        if failure:
-            status["FailureDetails"] = failure
-        return status
-
-    def cluster_status(self: Cluster) -> dict[str, Any]:
-        reason: dict[str, Any] = {"Message": getattr(self, "last_state_change_reason", None)}
-        code = getattr(self, "state_change_reason_code", None)
-        if code:
-            reason["Code"] = code
-        return {
-            "State": self.state,
-            "StateChangeReason": reason,
-            "Timeline": {
-                "CreationDateTime": self.creation_datetime,
-                "EndDateTime": self.end_datetime,
-                "ReadyDateTime": self.ready_datetime,
-            },
-        }
-
-    Step.status = property(step_status)  # type: ignore[assignment,method-assign]
-    Cluster.status = property(cluster_status)  # type: ignore[assignment,method-assign]
 
 
 def iso(value: datetime | None) -> str | None:

@@ -1,4 +1,4 @@
-"""boto3 clients of the local runtime's own parts (the EMR simulator, the step runner) to the embedded emulator."""
+"""boto3 clients of the local runtime's own parts (the EMR simulator, the step runner) to the local runtime."""
 
 from typing import Any
 

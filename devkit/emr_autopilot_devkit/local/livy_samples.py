@@ -1,7 +1,7 @@
 """Long-running clusters with Livy in the local runtime, for the demo, tests and `local invoke`.
 
 The Livy sample events (events/livy_*.json) name cluster SAMPLE_CLUSTER_ID and its primary node
-SAMPLE_DNS. A fresh local stack has no such cluster, and moto picks cluster ids at random, so
+SAMPLE_DNS. A fresh local runtime has no such cluster, and moto picks cluster ids at random, so
 `seed_livy_event` creates a real one (with Livy), writes its id and name into the event, and
 gives the events that look at a batch a running one (simulated, and its log says so: it stands in
 for a batch, it is not run).

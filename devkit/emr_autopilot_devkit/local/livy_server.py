@@ -280,7 +280,7 @@ class LivyServer:
     def _execute(self, batch: _Batch) -> None:
         """The batch's application, for real: spark-submit on local PySpark (this thread, real time)."""
         if self.runner is None and "AWS_ENDPOINT_URL" not in os.environ:
-            with self._lock:  # a server started without the local stack has no S3 to read the application from
+            with self._lock:  # a server started without the local runtime has no S3 to read the application from
                 self._finish(batch, "the local runtime has no S3 endpoint (AWS_ENDPOINT_URL): batches cannot run")
             return
         runner = self.runner = self.runner or StepRunner.from_environment(self.clock)
@@ -361,43 +361,50 @@ class LivyServer:
                 return self._yarn_app(host, parts[4])
             if parts == ["version"] and method == "GET":
                 return 200, {"version": "0.8.0-incubating", "url": "local emulation"}
-            if parts == ["batches"]:
-                if method == "POST":
-                    return self.post_batch(host, body)
-                if method == "GET":
-                    items = sorted(self._batches.get(host, {}).values(), key=lambda b: b.id)
-                    start, size = int(query.get("from", 0)), int(query.get("size", 100))
-                    return 200, {
-                        "from": start,
-                        "total": len(items),
-                        "sessions": [b.as_json(host) for b in items[start : start + size]],
-                    }
+            if parts == ["batches"] and method == "POST":
+                return self.post_batch(host, body)
+            if parts == ["batches"] and method == "GET":
+                return self._list_batches(host, query)
             if len(parts) >= 2 and parts[0] == "batches" and parts[1].isdigit():
-                batch_id = int(parts[1])
-                batch = self._find(host, batch_id)
-                if batch is None:
-                    return 404, {"msg": f"Session '{batch_id}' not found."}
-                rest = parts[2:]
-                if method == "GET" and not rest:
-                    return 200, batch.as_json(host)
-                if method == "GET" and rest == ["state"]:
-                    return 200, {"id": batch.id, "state": batch.state}
-                if method == "GET" and rest == ["log"]:
-                    size = int(query.get("size", 100))
-                    start = int(query.get("from", -1))
-                    if start < 0:  # Livy's default: the last `size` lines
-                        start = max(0, len(batch.log) - size)
-                    lines = batch.log[start : start + size]
-                    return 200, {
-                        "id": batch.id,
-                        "from": start,
-                        "total": len(batch.log),
-                        "size": len(lines),
-                        "log": lines,
-                    }
-                if method == "DELETE" and not rest:
-                    return self._delete(batch)
+                answer = self._batch_route(method, host, int(parts[1]), parts[2:], query)
+                if answer is not None:
+                    return answer
             return 404, {"msg": f"no route for {method} {path}"}
+
+    def _list_batches(self, host: str, query: dict[str, str]) -> tuple[int, Any]:
+        items = sorted(self._batches.get(host, {}).values(), key=lambda b: b.id)
+        start, size = int(query.get("from", 0)), int(query.get("size", 100))
+        return 200, {
+            "from": start,
+            "total": len(items),
+            "sessions": [b.as_json(host) for b in items[start : start + size]],
+        }
+
+    def _batch_route(
+        self, method: str, host: str, batch_id: int, rest: list[str], query: dict[str, str]
+    ) -> tuple[int, Any] | None:
+        """/batches/{id}[/state|/log]: None when no route matches."""
+        batch = self._find(host, batch_id)
+        if batch is None:
+            return 404, {"msg": f"Session '{batch_id}' not found."}
+        if method == "GET" and not rest:
+            return 200, batch.as_json(host)
+        if method == "GET" and rest == ["state"]:
+            return 200, {"id": batch.id, "state": batch.state}
+        if method == "GET" and rest == ["log"]:
+            return 200, self._log_page(batch, query)
+        if method == "DELETE" and not rest:
+            return self._delete(batch)
+        return None
+
+    @staticmethod
+    def _log_page(batch: _Batch, query: dict[str, str]) -> dict[str, Any]:
+        size = int(query.get("size", 100))
+        start = int(query.get("from", -1))
+        if start < 0:  # Livy's default: the last `size` lines
+            start = max(0, len(batch.log) - size)
+        lines = batch.log[start : start + size]
+        return {"id": batch.id, "from": start, "total": len(batch.log), "size": len(lines), "log": lines}
 
     def _delete(self, batch: _Batch) -> tuple[int, Any]:
         before = batch.state

@@ -129,7 +129,7 @@ class StepRunner:
 
     @classmethod
     def from_environment(cls, clock: FastClock) -> StepRunner:
-        """For a component started without one: the emulator the local stack put in the environment."""
+        """For a component started without one: the emulator the local runtime put in the environment."""
         return cls(clock, os.environ["AWS_ENDPOINT_URL"], os.environ.get("AWS_REGION", "us-east-1"))
 
     # -- one step --------------------------------------------------------------------------------

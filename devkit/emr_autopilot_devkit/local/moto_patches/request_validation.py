@@ -30,6 +30,8 @@ exception named in the message so the emulator's failure is plain, never an HTML
 
 from __future__ import annotations
 
+import functools
+import gzip
 import io
 import json
 import logging
@@ -221,70 +223,75 @@ def _length(value: Any, shape: Shape) -> int:
 def _check(value: Any, shape: Shape, path: str, problems: list[str]) -> None:
     """Type errors raise _TypeMismatch (the body is refused while being read); constraints are collected."""
     kind = shape.type_name
-    if kind == "structure":
-        if not isinstance(value, dict):
-            raise _mismatch(value, shape)
-        assert isinstance(shape, StructureShape)
-        for name in shape.required_members:
-            if value.get(name) is None:
-                problems.append(
-                    f"Value null at '{_member_path(path, name)}' failed to satisfy constraint: Member must not be null"
-                )
-        for name, member in shape.members.items():
-            if value.get(name) is not None:
-                _check(value[name], member, _member_path(path, name), problems)
-        return
-    if kind == "list":
-        if not isinstance(value, list):
-            raise _mismatch(value, shape)
-        _check_length(value, shape, path, problems)
-        for index, item in enumerate(value, start=1):
-            if item is not None:
-                _check(item, shape.member, f"{path}.{index}.member", problems)  # type: ignore[attr-defined]
-        return
-    if kind == "map":
-        if not isinstance(value, dict):
-            raise _mismatch(value, shape)
-        _check_length(value, shape, path, problems)
-        for key, item in value.items():
-            _check(key, shape.key, f"{path}.{key}.key", problems)  # type: ignore[attr-defined]
-            if item is not None:
-                _check(item, shape.value, f"{path}.{key}.value", problems)  # type: ignore[attr-defined]
+    container = _CONTAINERS.get(kind)
+    if container is not None:
+        container(value, shape, path, problems)
         return
     if kind == "document":
         return
-    valid = {
-        "string": lambda v: isinstance(v, str),
-        "blob": lambda v: isinstance(v, (str, bytes, bytearray)),  # base64 text on the wire, bytes in-process
-        "boolean": lambda v: isinstance(v, bool),
-        "integer": _is_integral,
-        "long": _is_integral,
-        "double": _is_number,
-        "float": _is_number,
-        "timestamp": lambda v: _is_number(v) or isinstance(v, str),
-    }.get(kind, lambda v: True)
-    if not valid(value):
+    if not _SCALAR_TYPES.get(kind, lambda v: True)(value):
         raise _mismatch(value, shape)
     if kind == "string":
         _check_length(value, shape, path, problems)
-        allowed = shape.metadata.get("enum")
-        if allowed and value not in allowed:
-            problems.append(
-                f"{_shown(value, shape)} at '{path}' failed to satisfy constraint: "
-                f"Member must satisfy enum value set: [{', '.join(allowed)}]"
-            )
+        _check_enum(value, shape, path, problems)
     elif kind in ("integer", "long", "double", "float"):
-        low, high = shape.metadata.get("min"), shape.metadata.get("max")
-        if low is not None and value < low:
+        _check_range(value, shape, path, problems)
+
+
+def _check_structure(value: Any, shape: Shape, path: str, problems: list[str]) -> None:
+    if not isinstance(value, dict):
+        raise _mismatch(value, shape)
+    assert isinstance(shape, StructureShape)
+    for name in shape.required_members:
+        if value.get(name) is None:
             problems.append(
-                f"{_shown(value, shape)} at '{path}' failed to satisfy constraint: "
-                f"Member must have value greater than or equal to {low}"
+                f"Value null at '{_member_path(path, name)}' failed to satisfy constraint: Member must not be null"
             )
-        if high is not None and value > high:
-            problems.append(
-                f"{_shown(value, shape)} at '{path}' failed to satisfy constraint: "
-                f"Member must have value less than or equal to {high}"
-            )
+    for name, member in shape.members.items():
+        if value.get(name) is not None:
+            _check(value[name], member, _member_path(path, name), problems)
+
+
+def _check_list(value: Any, shape: Shape, path: str, problems: list[str]) -> None:
+    if not isinstance(value, list):
+        raise _mismatch(value, shape)
+    _check_length(value, shape, path, problems)
+    for index, item in enumerate(value, start=1):
+        if item is not None:
+            _check(item, shape.member, f"{path}.{index}.member", problems)  # type: ignore[attr-defined]
+
+
+def _check_map(value: Any, shape: Shape, path: str, problems: list[str]) -> None:
+    if not isinstance(value, dict):
+        raise _mismatch(value, shape)
+    _check_length(value, shape, path, problems)
+    for key, item in value.items():
+        _check(key, shape.key, f"{path}.{key}.key", problems)  # type: ignore[attr-defined]
+        if item is not None:
+            _check(item, shape.value, f"{path}.{key}.value", problems)  # type: ignore[attr-defined]
+
+
+def _check_enum(value: str, shape: Shape, path: str, problems: list[str]) -> None:
+    allowed = shape.metadata.get("enum")
+    if allowed and value not in allowed:
+        problems.append(
+            f"{_shown(value, shape)} at '{path}' failed to satisfy constraint: "
+            f"Member must satisfy enum value set: [{', '.join(allowed)}]"
+        )
+
+
+def _check_range(value: float, shape: Shape, path: str, problems: list[str]) -> None:
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    if low is not None and value < low:
+        problems.append(
+            f"{_shown(value, shape)} at '{path}' failed to satisfy constraint: "
+            f"Member must have value greater than or equal to {low}"
+        )
+    if high is not None and value > high:
+        problems.append(
+            f"{_shown(value, shape)} at '{path}' failed to satisfy constraint: "
+            f"Member must have value less than or equal to {high}"
+        )
 
 
 def _is_integral(value: Any) -> bool:
@@ -295,6 +302,23 @@ def _is_integral(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_CONTAINERS: dict[str, Callable[[Any, Shape, str, list[str]], None]] = {
+    "structure": _check_structure,
+    "list": _check_list,
+    "map": _check_map,
+}
+_SCALAR_TYPES: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "blob": lambda v: isinstance(v, (str, bytes, bytearray)),  # base64 text on the wire, bytes in-process
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": _is_integral,
+    "long": _is_integral,
+    "double": _is_number,
+    "float": _is_number,
+    "timestamp": lambda v: _is_number(v) or isinstance(v, str),
+}
 
 
 def _check_length(value: Any, shape: Shape, path: str, problems: list[str]) -> None:
@@ -395,18 +419,19 @@ class RequestValidationMiddleware:
         operation = operation_for(target, _signing_name(environ))
         if operation is None or isinstance(operation, ApiError):
             return operation
+        if environ.get("HTTP_CONTENT_ENCODING", "").lower() == "gzip":
+            # botocore compresses large bodies (e.g. PutMetricData, its requestcompression trait); AWS accepts
+            # them (CloudWatch API reference, PutMetricData: "Content-Encoding: gzip"). moto decodes them itself.
+            try:
+                body = gzip.decompress(body)
+            except (OSError, EOFError):
+                return ApiError("SerializationException", "The request body is not valid gzip.")
         return validate_request(operation, body)
 
 
-_installed = False
-
-
+@functools.cache  # installs once per process
 def install() -> None:
     """Every ThreadedMotoServer started from now on serves through RequestValidationMiddleware."""
-    global _installed
-    if _installed:
-        return
-    _installed = True
     from moto.moto_server import threaded_moto_server
 
     dispatcher = threaded_moto_server.DomainDispatcherApplication

@@ -8,6 +8,7 @@ Works in server mode (the local runtime) and in-process (`mock_aws`, unit tests)
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -17,7 +18,6 @@ from moto.emr.responses import ElasticMapReduceResponse
 from emr_autopilot_devkit.local import emr_simulator
 
 IDLE_TIMEOUT_RANGE = (60, 604800)  # what EMR accepts, in seconds
-_installed = False
 
 
 def _policy(cluster: Any) -> dict[str, int] | None:
@@ -36,11 +36,8 @@ def _set_policy(cluster: Any, policy: dict[str, int] | None) -> None:
         simulator.set_idle_timeout(cluster.id, float(policy["IdleTimeout"]) if policy else None)
 
 
+@functools.cache  # installs once per process
 def install() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
 
     def get_auto_termination_policy(self: ElasticMapReduceResponse) -> ActionResult:
         cluster = self.backend.describe_cluster(self._get_param("ClusterId"))

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import types
 from collections.abc import Callable
@@ -16,9 +17,8 @@ from typing import Any
 
 from emr_autopilot_devkit.local.clock import active_clock
 
-_installed = False
 _on_execution_end: Callable[[Any], None] | None = None
-_stop_request = threading.local()  # StopExecution's error and cause, see install_patches
+_stop_request = threading.local()  # StopExecution's error and cause, see install
 
 
 def on_execution_end(callback: Callable[[Any], None] | None) -> None:
@@ -55,14 +55,11 @@ def _threading_with(**overrides: Any) -> types.SimpleNamespace:
     return namespace
 
 
-def install_patches() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
-    from emr_autopilot_devkit.local import runtime_checks  # validation, AWS limits, concurrency, Unicode
+@functools.cache  # installs once per process
+def install() -> None:
+    from emr_autopilot_devkit.local.moto_patches import checks  # validation, AWS limits, concurrency, Unicode
 
-    runtime_checks.install_patches()
+    checks.install()
 
     import jsonata
     from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
@@ -77,9 +74,9 @@ def install_patches() -> None:
     from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
     from moto.stepfunctions.parser.backend import execution as moto_execution
 
-    from emr_autopilot_devkit.local import asl_validation, sfn_error_semantics
-    from emr_autopilot_devkit.local.sfn_emr_integration import StateTaskServiceEmr
-    from emr_autopilot_devkit.local.sfn_lambda_integration import StateTaskServiceLocalLambda
+    from emr_autopilot_devkit.local.moto_patches import asl_validation, sfn_error_semantics
+    from emr_autopilot_devkit.local.moto_patches.sfn_emr_integration import StateTaskServiceEmr
+    from emr_autopilot_devkit.local.moto_patches.sfn_lambda_integration import StateTaskServiceLocalLambda
 
     asl_validation.install()  # CreateStateMachine/UpdateStateMachine refuse what AWS refuses
     sfn_error_semantics.install()  # States.ALL skips States.Runtime; JSONata failures are QueryEvaluationError

@@ -9,19 +9,15 @@ events never reach the stack.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.s3.responses import S3Response
 
-_installed = False
 
-
-def install_patches() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
+@functools.cache  # installs once per process
+def install() -> None:
     original = S3Response.get_bucket_notification
 
     def get_bucket_notification(self: S3Response) -> Any:

@@ -22,11 +22,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
-
-_installed = False
 
 
 def join_surrogate_pairs(value: Any) -> Any:
@@ -43,11 +42,8 @@ def join_surrogate_pairs(value: Any) -> Any:
     return value
 
 
+@functools.cache  # installs once per process
 def install() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
     _install_per_parse_query_language_scopes()
     _install_jsonata_unicode()
 

@@ -1,4 +1,4 @@
-"""`make demo`, part 6: a Spark batch through the Livy path on a long-running cluster.
+"""Part 6: a Spark batch through the Livy path on a long-running cluster.
 
 A team's cluster with Livy, started through the EMR API, runs the PySpark sample job's
 spark-submit step as a Livy batch via LivyBatchPipeline. Livy is emulated locally (the local
@@ -10,22 +10,30 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from emr_autopilot.catalog import load_catalog
-from emr_autopilot.livy_batches import build_livy_run_input, start_livy_run
+from emr_autopilot.livy_runs import build_livy_run_input, start_livy_run
 from emr_autopilot.runs import StackContext, Trigger
-from emr_autopilot_devkit.demo import GOOD_KEY, RunReport, _elapsed, _note, _Printer, _split, check_output
+from emr_autopilot_devkit.demo.runs import (
+    GOOD_KEY,
+    Printer,
+    RunReport,
+    check_output,
+    cluster_state,
+    elapsed,
+    notice_of,
+    split_uri,
+)
 from emr_autopilot_devkit.local.livy_samples import create_livy_cluster
 from emr_autopilot_devkit.local.livy_server import primary_dns
-from emr_autopilot_devkit.local.stack import LocalStack
+from emr_autopilot_devkit.local.runtime import LocalRuntime
 
 JOB = "red-violations-spark"
 SPARK_INFO = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d INFO (?!Client: final status|ApplicationMaster)")
 LABEL = "6. a Spark batch through Livy"
 
 
-def run_livy_demo(stack: LocalStack, say: _Printer, expected: list[tuple[str, int]]) -> RunReport:
+def run_livy_batch(stack: LocalRuntime, say: Printer, expected: list[tuple[str, int]]) -> RunReport:
     report = RunReport(label=LABEL)
     say("\n6. A Spark batch through Livy (LivyBatchPipeline) on a long-running cluster:")
     cluster_id = create_livy_cluster(stack, name="analytics-livy")
@@ -50,7 +58,7 @@ def run_livy_demo(stack: LocalStack, say: _Printer, expected: list[tuple[str, in
     stack.settle(timeout=300)  # a JVM and Spark start for real
     for entry in stack.timeline[seen_timeline:]:
         if not entry.text.startswith("EmrEventFunction"):
-            say(f"   +{_elapsed(t0, entry.time)}  {entry.text}")
+            say(f"   +{elapsed(t0, entry.time)}  {entry.text}")
 
     execution = stack.client("stepfunctions").describe_execution(executionArn=arn)
     report.execution_name, report.status, report.error = name, execution["status"], execution.get("error")
@@ -66,10 +74,10 @@ def run_livy_demo(stack: LocalStack, say: _Printer, expected: list[tuple[str, in
         }
         for b in batches
     ]
-    output = _split(document["run"]["output_uri"])
+    output = split_uri(document["run"]["output_uri"])
     listing = stack.client("s3").list_objects_v2(Bucket=output["Bucket"], Prefix=output["Key"])
     report.output_objects = [f"s3://{output['Bucket']}/{obj['Key']}" for obj in listing.get("Contents", [])]
-    report.notifications = [_note(n) for n in stack.notifications[seen_notifications:]]
+    report.notifications = [notice_of(n) for n in stack.notifications[seen_notifications:]]
     yarn = str(final.get("yarn_note", "-"))
     say(
         f"   Execution {name}: {report.status}; Livy batch {batches[0]['id'] if batches else '-'}: "
@@ -86,7 +94,7 @@ def run_livy_demo(stack: LocalStack, say: _Printer, expected: list[tuple[str, in
             if len(shown) < len(lines):
                 say(f"     ({len(lines) - len(shown)} lines of Spark INFO logging not shown)")
 
-    report.cluster_id, report.cluster_state = cluster_id, _cluster_state(stack, cluster_id)
+    report.cluster_id, report.cluster_state = cluster_id, cluster_state(stack, cluster_id)
     report.outcome = report.status
     check_output(stack, say, report, expected)
     report.checks["Livy run SUCCEEDED"] = report.status == "SUCCEEDED"
@@ -101,7 +109,3 @@ def run_livy_demo(stack: LocalStack, say: _Printer, expected: list[tuple[str, in
     stack.client("emr").terminate_job_flows(JobFlowIds=[cluster_id])
     say(f"   The pipeline left {cluster_id} running, as it is not the run's; the demo terminates it now.")
     return report
-
-
-def _cluster_state(stack: LocalStack, cluster_id: str) -> Any:
-    return stack.client("emr").describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"]

@@ -10,18 +10,14 @@
   table (states-language.net, Appendix A) names it too. moto surfaced such failures as States.Runtime.
 """
 
+import functools
 from typing import Any, Final
 
 _UNCATCHABLE_BY_ALL: Final = frozenset({"States.Runtime", "States.DataLimitExceeded"})
 
-_installed = False
 
-
+@functools.cache  # installs once per process
 def install() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
     _states_all_skips_terminal_errors()
     _jsonata_failures_are_query_evaluation_errors()
 

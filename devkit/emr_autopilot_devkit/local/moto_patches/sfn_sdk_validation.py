@@ -25,6 +25,7 @@ fails the Task the way AWS reports it:
 
 from __future__ import annotations
 
+import functools
 import sys
 import uuid
 from typing import Any
@@ -33,15 +34,13 @@ from botocore.exceptions import ClientError, ParamValidationError
 from botocore.model import OperationModel, Shape, StructureShape
 from botocore.validate import ParamValidator
 
-from emr_autopilot_devkit.local.request_validation import validate_params
+from emr_autopilot_devkit.local.moto_patches.request_validation import validate_params
 
 # botocore's report reasons that mean "Step Functions cannot build this request" rather than
 # "the service refuses this request" (botocore/validate.py ValidationErrors._format_error).
 _UNBUILDABLE = {"unknown field", "invalid type", "unable to encode to json", "invalid type for document"}
 # Services whose API names its parameter errors differently from their protocol's default.
 _SERVICE_ERROR_CODES = {"sns": "InvalidParameter"}
-
-_installed = False
 
 
 def drop_nulls(value: Any, shape: Shape | None) -> Any:
@@ -114,11 +113,8 @@ def _check_handler(params: dict[str, Any], model: OperationModel, **_: Any) -> N
     check_call(model, params)
 
 
+@functools.cache  # installs once per process
 def install() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
 
     import importlib
 
@@ -177,6 +173,6 @@ def install() -> None:
         setattr(module, "boto_client_for", boto_client_for)  # noqa: B010 (a module attribute, by name)
     # The project's own EMR integration imports it by name too: if it was imported before this ran (a test
     # module can import it at collection), it must get the same client as when it is imported afterwards.
-    emr_integration = sys.modules.get("emr_autopilot_devkit.local.sfn_emr_integration")
+    emr_integration = sys.modules.get("emr_autopilot_devkit.local.moto_patches.sfn_emr_integration")
     if emr_integration is not None and hasattr(emr_integration, "boto_client_for"):
         setattr(emr_integration, "boto_client_for", boto_client_for)  # noqa: B010

@@ -10,21 +10,21 @@
 
 from __future__ import annotations
 
-from emr_autopilot_devkit.local import (
-    handler_environment,
+from emr_autopilot_devkit.local import handler_environment
+from emr_autopilot_devkit.local.moto_patches import (
     request_validation,
-    scheduler_checks,
+    scheduler,
     service_limits,
     sfn_robustness,
     sfn_sdk_validation,
 )
 
 
-def install_patches() -> None:
+def install() -> None:
     """Idempotent; before the moto server starts (the middleware wraps servers started afterwards)."""
     handler_environment.install()
     request_validation.install()
     sfn_sdk_validation.install()
     service_limits.install()
     sfn_robustness.install()
-    scheduler_checks.install()
+    scheduler.install()

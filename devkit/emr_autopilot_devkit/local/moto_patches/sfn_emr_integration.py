@@ -39,6 +39,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 
+from emr_autopilot.emr import TERMINATED
 from emr_autopilot.emr_requests import (
     check_integration_request,
     check_integration_rules,
@@ -74,7 +75,7 @@ POLL_SWITCH_AFTER_SECONDS: Final[float] = 600.0
 # cluster has ended. TERMINATING is not an end: EMR emits no event for it (emr-manage-cloudwatch-events lists
 # STARTING, RUNNING, WAITING, TERMINATED, TERMINATED_WITH_ERRORS), so the failure carries the final state and
 # reason (inferred).
-CLUSTER_ENDED: Final = frozenset({"TERMINATED", "TERMINATED_WITH_ERRORS"})
+CLUSTER_ENDED: Final = frozenset(TERMINATED)
 # addStep.sync "waits for the step to complete" (connect-emr); a step that ends otherwise fails the task.
 STEP_ENDED_BADLY: Final = frozenset({"FAILED", "CANCELLED", "INTERRUPTED"})
 # Step Functions' own polling backs off on these instead of failing the task (inferred).

@@ -2,7 +2,7 @@
 
 moto's own Lambda integration (state_task_service_lambda.py) invokes through moto's Lambda
 backend, which runs functions in Docker. Here the Task calls the template's real handler in this
-process, through the active LocalStack. A handler's exception comes back the way Lambda reports
+process, through the active LocalRuntime. A handler's exception comes back the way Lambda reports
 an unhandled error: FunctionError with {"errorType": <exception class name>, ...}, so an ASL
 Retry or Catch on a domain exception (ClusterNotReady, LivyUnavailable, ...) matches by name.
 
@@ -35,14 +35,14 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 
 from emr_autopilot_devkit.local.clock import active_clock
-from emr_autopilot_devkit.local.sfn_sdk_validation import check_call, drop_nulls
+from emr_autopilot_devkit.local.moto_patches.sfn_sdk_validation import check_call, drop_nulls
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 
 
 class FunctionHost(Protocol):
-    """What this needs of LocalStack: its functions and a way to call one."""
+    """What this needs of LocalRuntime: its functions and a way to call one."""
 
     functions: dict[str, Any]
 
@@ -87,7 +87,7 @@ def _modeled_error_codes() -> frozenset[str]:
 def invoke_in_process(function_name: str, payload: bytes | None) -> Any:
     host = _host
     if host is None:
-        raise RuntimeError("no local stack is active to run Lambda tasks")
+        raise RuntimeError("no local runtime is active to run Lambda tasks")
     logical = _logical_id(host, function_name)
     event = json.loads(payload.decode("utf-8")) if payload else {}
     try:
@@ -116,7 +116,7 @@ class StateTaskServiceLocalLambda(StateTaskServiceLambda):
     def _eval_service_task(
         self, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any
     ) -> None:
-        if _host is None:  # no local stack: moto's own behaviour
+        if _host is None:  # no local runtime: moto's own behaviour
             super()._eval_service_task(env, resource_runtime_part, normalised_parameters, state_credentials)
             return
         operation = _lambda_model().operation_model("Invoke")

@@ -7,16 +7,12 @@ API's documented error for invalid input (Scheduler API reference, CreateSchedul
 wording is inferred.
 """
 
+import functools
 from typing import Any
 
-_installed = False
 
-
+@functools.cache  # installs once per process
 def install() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
     from moto.scheduler.exceptions import ValidationException
     from moto.scheduler.models import EventBridgeSchedulerBackend
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import unicodedata
 from typing import Any
@@ -39,8 +40,6 @@ from typing import Any
 SNS_DEFAULT_MAXIMUM_MESSAGE_SIZE = 262_144
 SNS_SUBJECT_MAX_CHARACTERS = 100
 SFN_PAYLOAD_MAX_BYTES = 262_144
-
-_installed = False
 
 
 def sns_message_size(message: str, attributes: dict[str, Any] | None) -> int:
@@ -79,11 +78,8 @@ def is_within_sfn_payload_quota(value: Any) -> bool:
     return sfn_payload_size(value) <= SFN_PAYLOAD_MAX_BYTES
 
 
+@functools.cache  # installs once per process
 def install() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
     _install_sns()
     _install_sfn()
 

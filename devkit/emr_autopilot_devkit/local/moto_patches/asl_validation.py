@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final
@@ -358,50 +358,70 @@ def _parse_error_message(error: Exception) -> str:
 
 def _collect_references(node: Any, names: dict[str, None]) -> None:
     kind = getattr(node, "type", None)
-    if kind == "path":
-        steps = node.steps or []
-        if steps:
-            _collect_references(steps[0], names)
-        if len(steps) >= 2 and (steps[0].type, steps[0].value, steps[1].type, steps[1].value) == (
-            "variable",
-            "states",
-            "name",
-            "errorOutput",
-        ):
-            names["$states.errorOutput"] = None
-    elif kind == "name":
-        names[str(node.value)] = None
-    elif kind == "variable":
-        # "$" is the context item itself; "$$" parses as the variable named "$". Other variables are
-        # workflow variables or functions, which AWS accepts.
-        if node.value == "":
-            names["$"] = None
-        elif node.value == "$":
-            names["$$"] = None
-    elif kind == "unary":
-        if node.value == "[":
-            _collect_each(node.expressions, names)
-        elif node.value == "{":
-            for key, value in node.lhs_object or []:  # an unquoted key is a name too: {aaa: 1} names aaa
-                _collect_references(key, names)
-                _collect_references(value, names)
-        else:
-            _collect_references(node.expression, names)
-    elif kind in ("binary", "apply"):
-        _collect_references(node.lhs, names)
-        _collect_references(node.rhs, names)
-    elif kind in ("function", "partial"):
-        _collect_references(node.procedure, names)
-        _collect_each(node.arguments, names)
-    elif kind == "lambda":
-        _collect_references(node.body, names)
-    elif kind == "condition":
-        _collect_each([node.condition, node.then, node._else], names)
-    elif kind == "block":
-        _collect_each(node.expressions, names)
-    elif kind == "bind":
-        _collect_references(node.rhs, names)
+    collect = _COLLECTORS.get(kind)
+    if collect is not None:
+        collect(node, names)
+        return
+    children = _CHILDREN.get(kind)
+    if children is not None:
+        _collect_each(children(node), names)
     # literals, regexes, descendant/wildcard, transform, sort, filter and group never read the context
+
+
+def _path_references(node: Any, names: dict[str, None]) -> None:
+    steps = node.steps or []
+    if steps:
+        _collect_references(steps[0], names)
+    if len(steps) >= 2 and (steps[0].type, steps[0].value, steps[1].type, steps[1].value) == (
+        "variable",
+        "states",
+        "name",
+        "errorOutput",
+    ):
+        names["$states.errorOutput"] = None
+
+
+def _name_reference(node: Any, names: dict[str, None]) -> None:
+    names[str(node.value)] = None
+
+
+def _variable_reference(node: Any, names: dict[str, None]) -> None:
+    # "$" is the context item itself; "$$" parses as the variable named "$". Other variables are
+    # workflow variables or functions, which AWS accepts.
+    if node.value == "":
+        names["$"] = None
+    elif node.value == "$":
+        names["$$"] = None
+
+
+def _unary_references(node: Any, names: dict[str, None]) -> None:
+    if node.value == "[":
+        _collect_each(node.expressions, names)
+    elif node.value == "{":
+        for key, value in node.lhs_object or []:  # an unquoted key is a name too: {aaa: 1} names aaa
+            _collect_references(key, names)
+            _collect_references(value, names)
+    else:
+        _collect_references(node.expression, names)
+
+
+_COLLECTORS: dict[Any, Callable[[Any, dict[str, None]], None]] = {
+    "path": _path_references,
+    "name": _name_reference,
+    "variable": _variable_reference,
+    "unary": _unary_references,
+}
+# The sub-expressions of the other node types that can read the context, in order.
+_CHILDREN: dict[Any, Callable[[Any], list[Any]]] = {
+    "binary": lambda node: [node.lhs, node.rhs],
+    "apply": lambda node: [node.lhs, node.rhs],
+    "function": lambda node: [node.procedure, *(node.arguments or [])],
+    "partial": lambda node: [node.procedure, *(node.arguments or [])],
+    "lambda": lambda node: [node.body],
+    "condition": lambda node: [node.condition, node.then, node._else],
+    "block": lambda node: list(node.expressions or []),
+    "bind": lambda node: [node.rhs],
+}
 
 
 def _collect_each(nodes: Any, names: dict[str, None]) -> None:

@@ -1,0 +1,22 @@
+"""Every change the local runtime makes to moto 5.2.5, in one place: where moto answers differently from AWS,
+these make it answer as AWS does (each module names its source).
+
+- sfn: the Step Functions interpreter on the fast clock, EMR and Lambda service integrations
+  (sfn_emr_integration, sfn_lambda_integration), definitions checked at CreateStateMachine (asl_validation),
+  error semantics (sfn_error_semantics); it installs `checks` first;
+- checks: requests validated against botocore's model (request_validation, sfn_sdk_validation), AWS limits
+  (service_limits), Scheduler expressions (scheduler), concurrency and Unicode (sfn_robustness);
+- emr_backend: moto's EMR backend drives the EMR simulator; emr_auto_termination: the policy calls moto lacks;
+- s3: GetBucketNotificationConfiguration shows EventBridgeConfiguration.
+"""
+
+from __future__ import annotations
+
+
+def install_all() -> None:
+    """Idempotent; before the moto server starts (the request middleware wraps servers started afterwards)."""
+    from emr_autopilot_devkit.local.moto_patches import emr_backend, s3, sfn
+
+    sfn.install()
+    emr_backend.install()
+    s3.install()
