@@ -291,7 +291,7 @@ def test_step_concurrency_one_runs_steps_in_order_and_three_runs_them_together(
     assert {name: e["status"] for name, e in executions.items()} == {
         "one-at-a-time": "SUCCEEDED",
         "all-at-once": "SUCCEEDED",
-    }
+    }, [(name, e.get("error"), (e.get("cause") or "")[:900]) for name, e in executions.items()]
 
     # Then with step_concurrency 1, each step was added and started only after the previous one ended
     sequential = stack.steps(cluster_of(stack, executions["one-at-a-time"])["Id"])

@@ -214,6 +214,11 @@ class EmrSimulator:
         for step in cluster.steps:
             self.events.step_pending(cluster, step)
 
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by every tick; the EMR backend patches hold it while moto changes a cluster's steps."""
+        return self._lock
+
     def on_steps_added(self, cluster: Any, steps: list[Step]) -> None:
         with self._lock:
             now = self.clock.now()

@@ -63,9 +63,14 @@ def install() -> None:
                         f"ActionOnFailure {action} is not valid for a cluster with StepConcurrencyLevel greater "
                         "than 1: use CONTINUE."
                     )
-        added = original_add(self, job_flow_id, steps)
         simulator = emr_simulator.active()
-        if simulator is not None:
+        if simulator is None:
+            return original_add(self, job_flow_id, steps)
+        # One critical section with the simulator's tick: moto appends the steps in a state of its own, and a tick
+        # between that and on_steps_added started a step that on_steps_added then reset to PENDING (its process
+        # was then killed as an orphan: a flaky FAILED with status -9 under StepConcurrencyLevel > 1).
+        with simulator.lock:
+            added = original_add(self, job_flow_id, steps)
             simulator.on_steps_added(cluster, added)
         return added
 
