@@ -3,7 +3,7 @@
 # They run from .venv-scan (requirements-scan.lock, `make scan-venv`): checkov pins an older boto3 than moto
 # and the SAM CLI need, so it cannot share .venv. Every accepted finding is an inline suppression in the
 # template with its reason (checkov: Metadata.checkov.skip; cfn-lint: Metadata.cfn-lint.config.ignore_checks),
-# listed in the README's "Reliability and security" section. Exits non-zero on any unsuppressed finding.
+# listed in docs/reliability-and-security.md. Exits non-zero on any unsuppressed finding.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -196,8 +196,8 @@ def jobs_deploy(jobs_dir: Path, prune: bool, dry_run: bool, stack_name: str | No
 def run(job: str, input_uri: str | None, name: str | None, wait: bool, stack_name: str | None, local: bool) -> None:
     """Start a run of JOB by hand."""
     from emr_autopilot.catalog import load_catalog
+    from emr_autopilot.run_starter import DeadlineScheduler, ManualRunRequest, start_manual_run
     from emr_autopilot.runs import StackContext
-    from emr_autopilot.starter import DeadlineScheduler, ManualRunRequest, start_manual_run
 
     outputs = _outputs(stack_name, local)
     region = os.environ.get("AWS_REGION") or boto3.session.Session().region_name or "us-east-1"
@@ -413,7 +413,7 @@ def local_invoke(function: str, event_file: Path, settle: bool) -> None:
 def _seed_inputs(stack: Any, event: Any) -> list[str]:
     """Objects the sample event names do not exist in a fresh local runtime: create them."""
     from emr_autopilot.errors import InvalidEvent
-    from emr_autopilot.starter import parse_object_event
+    from emr_autopilot.run_starter import parse_object_event
     from emr_autopilot_devkit.sample_data import generate_inspections
 
     landing = stack.outputs["LandingBucketName"]

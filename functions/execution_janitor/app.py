@@ -9,8 +9,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from emr_autopilot import observability
+from emr_autopilot.execution_janitor import ExecutionStatusChange, handle_execution_end, janitor_settings
 from emr_autopilot.idempotency import once
-from emr_autopilot.janitor import ExecutionStatusChange, handle_execution_end, janitor_settings
 
 if TYPE_CHECKING:  # a type only: importing it would cost each cold start 0.2 ms
     from aws_lambda_powertools.utilities.typing import LambdaContext

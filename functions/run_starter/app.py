@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from emr_autopilot import observability
 from emr_autopilot.catalog import load_catalog
 from emr_autopilot.errors import InvalidEvent, UnknownJob
-from emr_autopilot.starter import DeadlineScheduler, handle_trigger_event, run_starter_settings
+from emr_autopilot.run_starter import DeadlineScheduler, handle_trigger_event, run_starter_settings
 
 if TYPE_CHECKING:  # a type only: importing it would cost each cold start 0.2 ms
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from emr_autopilot.starter import deadline_schedule_name
+from emr_autopilot.run_starter import deadline_schedule_name
 from emr_autopilot_devkit.local.emr_simulator import Timings
 from emr_autopilot_devkit.local.runtime import Invocation, LocalRuntime
 from emr_autopilot_devkit.sample_data import generate_inspections

@@ -16,8 +16,8 @@ import yaml
 from emr_autopilot import ledger
 from emr_autopilot.catalog import load_catalog
 from emr_autopilot.livy_runs import build_livy_run_input, start_livy_run
+from emr_autopilot.run_starter import DeadlineScheduler, ManualRunRequest, start_manual_run
 from emr_autopilot.runs import StackContext, Trigger
-from emr_autopilot.starter import DeadlineScheduler, ManualRunRequest, start_manual_run
 from emr_autopilot_devkit.local import step_runner
 from emr_autopilot_devkit.local.emr_simulator import Timings
 from emr_autopilot_devkit.local.livy_samples import create_livy_cluster

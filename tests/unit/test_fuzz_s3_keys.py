@@ -16,8 +16,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from emr_autopilot.jobs import load_jobs
+from emr_autopilot.run_starter import parse_object_event
 from emr_autopilot.runs import StackContext, Trigger, build_run_input, execution_name, matching_jobs
-from emr_autopilot.starter import parse_object_event
 from tests.helpers.fuzzing import Tally, fuzz_settings
 
 JOBS = Path(__file__).resolve().parents[2] / "jobs"

@@ -187,8 +187,8 @@ def _wait_ended(sfn: Any, arns: list[str], timeout: float) -> dict[str, str]:
 
 def measure(step_counts: tuple[int, ...] = STEP_COUNTS, step_minutes: tuple[int, ...] = STEP_MINUTES) -> list[Figure]:
     from emr_autopilot.catalog import load_catalog
+    from emr_autopilot.run_starter import ManualRunRequest, start_manual_run
     from emr_autopilot.runs import StackContext
-    from emr_autopilot.starter import ManualRunRequest, start_manual_run
 
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp, LocalRuntime(speedup=SPEEDUP) as stack:

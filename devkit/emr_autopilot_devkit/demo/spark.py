@@ -12,8 +12,8 @@ LABEL = "5. the PySpark job's spark-submit step, run by hand on the same file"
 def run_spark_job(stack: LocalRuntime, say: Printer, expected: list[tuple[str, int]]) -> RunReport:
     """`emr-autopilot run red-violations-spark --input ...`: spark-submit runs on local PySpark."""
     from emr_autopilot.catalog import load_catalog
+    from emr_autopilot.run_starter import DeadlineScheduler, ManualRunRequest, start_manual_run
     from emr_autopilot.runs import StackContext
-    from emr_autopilot.starter import DeadlineScheduler, ManualRunRequest, start_manual_run
 
     input_uri = f"s3://{stack.outputs['LandingBucketName']}/{GOOD_KEY}"
 

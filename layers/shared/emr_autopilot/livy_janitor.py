@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from emr_autopilot import aws, emr, notifications
 from emr_autopilot.errors import BatchNotFound, ClusterGone, ClusterNotReady, LivyUnavailable
-from emr_autopilot.janitor import (
+from emr_autopilot.execution_janitor import (
     TASK_ENDED,
     ExecutionStatusChange,
     JanitorReport,

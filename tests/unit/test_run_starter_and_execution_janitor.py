@@ -11,9 +11,9 @@ from moto import mock_aws
 
 from emr_autopilot import aws
 from emr_autopilot.errors import InvalidEvent
-from emr_autopilot.janitor import ExecutionStatusChange, clusters_of_execution, handle_execution_end
+from emr_autopilot.execution_janitor import ExecutionStatusChange, clusters_of_execution, handle_execution_end
+from emr_autopilot.run_starter import deadline_schedule_name, parse_object_event
 from emr_autopilot.runs import TAG_EXECUTION_ARN
-from emr_autopilot.starter import deadline_schedule_name, parse_object_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
