@@ -43,11 +43,12 @@ def describe(problems: list[RequestProblem]) -> str:
 
 
 @cache
-def service_model() -> ServiceModel:
-    """botocore's EMR model, loaded on first use (not at import: this module is in the Lambda layer)."""
+def service_model(service: str = "emr") -> ServiceModel:
+    """botocore's model of `service` (EMR by default; also "emr-serverless"), loaded on first use
+    (not at import: this module is in the Lambda layer)."""
     import botocore.session
 
-    return botocore.session.get_session().get_service_model("emr")
+    return botocore.session.get_session().get_service_model(service)
 
 
 def without_nulls(value: Any) -> Any:
@@ -59,9 +60,10 @@ def without_nulls(value: Any) -> Any:
     return value
 
 
-def check_request(operation: str, params: Any) -> list[RequestProblem]:
-    """Problems of `params` as the input of EMR `operation` (e.g. "RunJobFlow"); [] when EMR's model accepts it."""
-    shape = service_model().operation_model(operation).input_shape
+def check_request(operation: str, params: Any, service: str = "emr") -> list[RequestProblem]:
+    """Problems of `params` as the input of `operation` of `service` (e.g. "RunJobFlow" of EMR, "StartJobRun"
+    of "emr-serverless"); [] when the service's model accepts it."""
+    shape = service_model(service).operation_model(operation).input_shape
     if shape is None:
         return [] if not params else [RequestProblem("", f"{operation} takes no parameters")]
     return _check(shape, params, "", label=operation)
