@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the stubs type each service's client; they are not loaded a
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient, DynamoDBServiceResource
     from mypy_boto3_emr import EMRClient
+    from mypy_boto3_emr_serverless import EMRServerlessClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_sns import SNSClient
@@ -30,6 +31,8 @@ if TYPE_CHECKING:  # the stubs type each service's client; they are not loaded a
 
 @overload
 def client(service: Literal["emr"]) -> "EMRClient": ...
+@overload
+def client(service: Literal["emr-serverless"]) -> "EMRServerlessClient": ...
 @overload
 def client(service: Literal["cloudwatch"]) -> "CloudWatchClient": ...
 @overload

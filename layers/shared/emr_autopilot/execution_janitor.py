@@ -1,4 +1,5 @@
-"""After a pipeline execution ends: remove its deadline and make sure no cluster it created still runs.
+"""After a pipeline execution ends: remove its deadline and make sure no cluster (or EMR Serverless job
+run) it created still runs.
 
 No Catch runs when an execution is aborted or times out, so this is the only thing that
 cleans up then. It also sweeps after FAILED, in case the run's own cleanup could not finish.
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from emr_autopilot import aws, emr, notifications
+from emr_autopilot import aws, emr, emr_serverless, notifications
 from emr_autopilot.deadlines import DEADLINE_ERROR, deadline_schedule_name
 from emr_autopilot.env_settings import EnvSettings
 from emr_autopilot.tags import TAG_EXECUTION_ARN, TAG_JOB
@@ -68,6 +69,7 @@ class JanitorReport:
     execution_status: str
     terminated: list[str] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)
+    cancelled_job_runs: list[str] = field(default_factory=list)
     notified: bool = False
     # "end": the run's one terminal notice (the run could not send its own); "cleanup": a follow-up to it.
     notice: str | None = None
@@ -103,17 +105,24 @@ def handle_execution_end(change: ExecutionStatusChange, topic_arn: str, schedule
     if detail.status in ("SUCCEEDED", "RUNNING"):
         return report
 
-    clusters = clusters_of_execution(detail.executionArn, detail.name)
     job = job_of(detail)
-    for cluster in clusters:
-        job = emr.tags_of(cluster).get(TAG_JOB, job)
-    terminate_unprotected(clusters, report)
+    application_id = serverless_application_of(detail)
+    if application_id:
+        # Step Functions' own cancel of a stopped .sync task is best-effort: this makes sure.
+        for run in emr_serverless.job_runs_tagged(application_id, TAG_EXECUTION_ARN, detail.executionArn):
+            emr_serverless.cancel_job_run(application_id, run["jobRunId"])
+            report.cancelled_job_runs.append(run["jobRunId"])
+    else:
+        clusters = clusters_of_execution(detail.executionArn, detail.name)
+        for cluster in clusters:
+            job = emr.tags_of(cluster).get(TAG_JOB, job)
+        terminate_unprotected(clusters, report)
 
     # Exactly one notice ends a run. A FAILED run sends its own, unless its notify state itself failed;
     # no Catch runs after ABORTED or TIMED_OUT, so then it is the janitor's to send.
     if not own_notice_sent(detail.executionArn):
         report.notice = "end"
-    elif report.terminated or report.protected:
+    elif report.terminated or report.protected or report.cancelled_job_runs:
         report.notice = "cleanup"  # the run already said how it ended: this only says what was cleaned up
     if report.notice is not None:
         _notify(change, report, topic_arn, job)
@@ -167,6 +176,18 @@ def job_of(detail: ExecutionStatusDetail) -> str:
         return "-"
 
 
+def serverless_application_of(detail: ExecutionStatusDetail) -> str | None:
+    """The EMR Serverless application a serverless run used (its input's application.ApplicationId);
+    None for a cluster run."""
+    try:
+        run_input = json.loads(detail.input or "{}")
+        if run_input["run"].get("compute") != "emr-serverless":
+            return None
+        return str(run_input["application"]["ApplicationId"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def _delete_deadline(execution_arn: str, group: str) -> None:
     scheduler = aws.client("scheduler")
     # Not found: it already fired (and deleted itself) or the run was started without one.
@@ -203,8 +224,11 @@ def _notify(change: ExecutionStatusChange, report: JanitorReport, topic_arn: str
             "NOT terminated, termination protection is on (remove it deliberately if the cluster should go): "
             + ", ".join(report.protected)
         )
-    if not report.terminated and not report.protected:
-        lines.append("No cluster of this run was still running.")
+    if report.cancelled_job_runs:
+        lines.append("Cancelled EMR Serverless job run(s) it left running: " + ", ".join(report.cancelled_job_runs))
+    if not report.terminated and not report.protected and not report.cancelled_job_runs:
+        what_ran = "job run" if serverless_application_of(detail) else "cluster"
+        lines.append(f"No {what_ran} of this run was still running.")
     lines.append(f"Execution: {notifications.console_execution_url(change.region, detail.executionArn)}")
     severity: notifications.Severity = "CRITICAL" if report.protected else "ERROR"
     notifications.publish(
