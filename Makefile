@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv demo test test-fast unit integration static lint typecheck format clean build validate bench
-.PHONY: reliability scan scan-venv complex
+.PHONY: reliability scan scan-venv complex browser
 
 # `make help` prints every target with its `##` line (tests/static/test_makefile.py checks none is missing).
 help: ## this list
@@ -24,7 +24,7 @@ $(VENV)/.installed: requirements-dev.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e '.[local,spark]'
 	@touch $@
 
-demo: venv ## run the sample job end to end on the local runtime
+demo: venv ## run the sample job end to end on the local runtime; writes demo-report.json and runs.html
 	$(BIN)/emr-autopilot local demo --report demo-report.json
 
 test: lint typecheck complex validate static unit integration ## the whole suite: lint, types, complexity, template checks, static, unit and integration tests
@@ -65,6 +65,14 @@ reliability: venv ## the fault matrix and deep fuzzing; writes reliability-repor
 	rm -f fuzz-report.json
 	FUZZ_PROFILE=deep FUZZ_REPORT=fuzz-report.json $(BIN)/pytest -q -p no:cacheprovider tests/unit/test_fuzz_*.py
 
+# The runs page's browser test (tests/integration/test_runs_page_browser.py) renders it in Debian's Chromium;
+# without it that test skips, unless EMR_AUTOPILOT_REQUIRE_BROWSER=1 (as in .ci/run) makes it fail.
+browser: ## install Debian's chromium (apt-get, as root or with sudo) when /usr/bin/chromium is missing
+	@if [ -x /usr/bin/chromium ]; then echo "chromium: $$(/usr/bin/chromium --version 2>/dev/null)"; else \
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; fi
+
 typecheck: venv ## mypy
 	$(BIN)/mypy
 
@@ -87,4 +95,4 @@ bench: venv ## benchmarks and budgets, writes bench-results.json (~16 min; SKIP_
 	$(BIN)/python -m emr_autopilot_devkit.bench $(if $(SKIP_TEST_TIME),--skip-test-time) $(BENCH_ARGS)
 
 clean: ## remove build output, caches and reports
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-report.json reliability-report.json fuzz-report.json
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-report.json runs.html reliability-report.json fuzz-report.json

@@ -2,32 +2,19 @@
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from moto import mock_aws
 
-from emr_autopilot import aws, ledger
-from emr_autopilot_devkit.local.template import load_template
+from emr_autopilot import ledger
+from tests.helpers.ledger_table import moto_ledger_table
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 TABLE = "ledger"
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # set by the local runtime when it ran in this process
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    aws.reset_clients()
-    with mock_aws():
-        spec = load_template(TEMPLATE)["Resources"]["RunLedgerTable"]["Properties"]
-        keys = ("BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")
-        aws.client("dynamodb").create_table(TableName=TABLE, **{key: spec[key] for key in keys})
-        yield TABLE
-    aws.reset_clients()
+    yield from moto_ledger_table(monkeypatch, TABLE)
 
 
 def _cluster(cluster_id: str, at: datetime, state: str = "RUNNING") -> None:

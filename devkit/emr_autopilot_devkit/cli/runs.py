@@ -42,14 +42,17 @@ def run(job: str, input_uri: str | None, name: str | None, wait: bool, stack_nam
         fail(str(exc))
     click.echo(f"{outcome.status}: {outcome.execution_arn}")
     if wait:
-        sfn = boto3.client("stepfunctions")
-        while (execution := sfn.describe_execution(executionArn=outcome.execution_arn))["status"] == "RUNNING":
-            time.sleep(5)
-        status = execution["status"]
-        from emr_autopilot_devkit.runs_view import ended_line
+        from emr_autopilot_devkit.run_summary import read_summary
 
-        click.echo(ended_line(status, execution.get("input")))  # says SIMULATED when a step was not run
-        sys.exit(0 if status == "SUCCEEDED" else 1)
+        sfn = boto3.client("stepfunctions")
+        delay = 1.0  # a short run ends soon after it starts; then one poll every 5 s is plenty
+        while sfn.describe_execution(executionArn=outcome.execution_arn)["status"] == "RUNNING":
+            time.sleep(delay)
+            delay = min(delay * 1.5, 5.0)
+        # The first line says SIMULATED when a step was not run (runs_view.ended_line).
+        summary = read_summary(sfn, outcome.execution_arn, outputs.get("RunLedgerTableName"))
+        click.echo("\n".join(summary.lines()))
+        sys.exit(0 if summary.status == "SUCCEEDED" else 1)
 
 
 @click.group("runs", invoke_without_command=True)
@@ -61,6 +64,9 @@ def run(job: str, input_uri: str | None, name: str | None, wait: bool, stack_nam
 @click.option("--since", help="Only runs started within this long, e.g. 7d, 12h, 90m.")
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--html", "html_file", metavar="FILE", help="Write the runs as one HTML page (a timeline per run) to FILE."
+)
 @stack_option
 @local_option
 @click.pass_context
@@ -73,6 +79,7 @@ def runs(
     as_json: bool,
     stack_name: str | None,
     local: bool,
+    html_file: str | None = None,
 ) -> None:
     """List runs from the run ledger, newest first."""
     if ctx.invoked_subcommand is not None:
@@ -81,12 +88,44 @@ def runs(
         return
     from emr_autopilot_devkit.runs_view import format_table, list_runs, since_from
 
-    table = read_outputs(stack_name, local)["RunLedgerTableName"]
+    if html_file is not None:
+        from pathlib import Path
+
+        from emr_autopilot_devkit.cli.common import region
+        from emr_autopilot_devkit.runs_page import write_runs_page
+
+        outputs = read_outputs(stack_name, local)
+        try:  # a bad --since, or a path that cannot be written (no such folder, a NUL byte): a reason
+            count = write_runs_page(
+                Path(html_file),
+                outputs,
+                region=None if local else region(),  # the local runtime's clusters are in no console
+                job=job,
+                status=status,
+                since=since_from(since),
+                limit=limit,
+            )
+        except (OSError, ValueError) as exc:
+            fail(str(exc))
+        click.echo(f"Wrote {count} run(s) to {html_file} (one page, no network needed to view it).")
+        return
+    outputs = read_outputs(stack_name, local)
     try:
-        rows = list_runs(table, job=job, status=status, since=since_from(since), limit=limit)
+        rows = list_runs(outputs["RunLedgerTableName"], job=job, status=status, since=since_from(since), limit=limit)
     except ValueError as exc:
         fail(str(exc))
-    click.echo(json.dumps([row.as_dict() for row in rows], indent=2) if as_json else format_table(rows))
+    if not as_json:
+        click.echo(format_table(rows))
+        return
+    from emr_autopilot_devkit.runs_view import run_locations
+
+    # The whole reason, and where each run read, wrote and logged (one DescribeExecution per run).
+    machine = outputs.get("StateMachineArn")
+    located = [
+        row.as_dict() | run_locations({"run_id": row.run_id}, row.cluster_id, machine, describe_cluster=False).as_dict()
+        for row in rows
+    ]
+    click.echo(json.dumps(located, indent=2))
 
 
 @runs.command("show")
@@ -96,13 +135,15 @@ def runs(
 @click.pass_context
 def runs_show(ctx: click.Context, run_or_cluster_id: str, stack_name: str | None, local: bool) -> None:
     """One run's steps and timeline (by run id / execution name, or cluster id)."""
-    from emr_autopilot_devkit.runs_view import find_cluster, format_timeline
+    from emr_autopilot import ledger
+    from emr_autopilot_devkit.runs_view import find_cluster, format_timeline, run_locations
 
     parent = ctx.obj or {}
-    table = read_outputs(stack_name or parent.get("stack_name"), local or parent.get("local", False))[
-        "RunLedgerTableName"
-    ]
+    outputs = read_outputs(stack_name or parent.get("stack_name"), local or parent.get("local", False))
+    table = outputs["RunLedgerTableName"]
     cluster_id = find_cluster(table, run_or_cluster_id)
     if cluster_id is None:
         fail(f"no run or cluster {run_or_cluster_id!r} in the ledger")
-    click.echo(format_timeline(table, cluster_id))
+    meta = ledger.get_cluster(table, cluster_id) or {}
+    locations = run_locations(meta, cluster_id, outputs.get("StateMachineArn"))
+    click.echo(format_timeline(table, cluster_id, locations))

@@ -22,8 +22,12 @@ from emr_autopilot_devkit.local.runtime import LocalRuntime
 from emr_autopilot_devkit.local.step_runner import spark_toolchain
 from emr_autopilot_devkit.sample_data import expected_red_counts, generate_inspections, generate_malformed_inspections
 
+RUNS_PAGE = Path("runs.html")  # `make demo` runs in the repository: the page lands beside demo-report.json
 
-def run_demo(report_path: Path | None, out: TextIO, repo_root: Path | None = None) -> bool:
+
+def run_demo(
+    report_path: Path | None, out: TextIO, repo_root: Path | None = None, runs_page: Path | None = RUNS_PAGE
+) -> bool:
     say = Printer(out)
     started = time.monotonic()
     kwargs: dict[str, Any] = {"repo_root": repo_root} if repo_root else {}
@@ -60,6 +64,12 @@ def run_demo(report_path: Path | None, out: TextIO, repo_root: Path | None = Non
         else:
             spark_runs = [spark.run_spark_job(stack, say, expected), livy.run_livy_batch(stack, say, expected)]
 
+        if runs_page:
+            from emr_autopilot_devkit.runs_page import write_runs_page
+
+            # No console links: the local runtime's clusters are in no console.
+            shown = write_runs_page(runs_page, stack.outputs, region=None, now=stack.clock.now())
+            say(f"\nThe runs as a page (emr-autopilot runs --html): {runs_page.resolve()} ({shown} runs).")
         runs = [good, bad, reaped, *spark_runs]
         passed = all(all(run.checks.values()) for run in runs)
         say()
