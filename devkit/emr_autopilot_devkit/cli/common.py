@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -51,14 +50,28 @@ def read_outputs(stack_name: str | None, local: bool) -> dict[str, str]:
     return read_stack(stack_name, local).values
 
 
+def running_local_state() -> dict[str, Any]:
+    """The state `local up` recorded, if that runtime still runs; a leftover file is removed, with a reason."""
+    from emr_autopilot_devkit.local import state_file
+
+    state = state_file.read(LOCAL_STATE)
+    if state is None:
+        fail("no local runtime is running: start one with `emr-autopilot local up`")
+    if not state_file.is_running(state):
+        LOCAL_STATE.unlink(missing_ok=True)
+        fail(
+            f"the local runtime recorded in {LOCAL_STATE} ({state_file.describe(state)}) is not running "
+            "(removed the stale file): start `emr-autopilot local up`"
+        )
+    return state
+
+
 def read_stack(stack_name: str | None, local: bool) -> StackOutputs:
     """The stack's outputs and parameters (StackOutputs): CloudFormation's, or those of `local up`."""
     from emr_autopilot_devkit.deploy_jobs import StackOutputs
 
     if local:
-        if not LOCAL_STATE.exists():
-            fail("no local runtime is running: start one with `emr-autopilot local up`")
-        state = json.loads(LOCAL_STATE.read_text())
+        state = running_local_state()
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": state["endpoint"],

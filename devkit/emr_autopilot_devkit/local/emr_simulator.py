@@ -31,6 +31,7 @@ from emr_autopilot_devkit.local import emr_idle_metrics
 from emr_autopilot_devkit.local.clock import FastClock
 from emr_autopilot_devkit.local.emr_events import EmrEvents, Fleet
 from emr_autopilot_devkit.local.emr_events import event_time as _at
+from emr_autopilot_devkit.local.emr_instance_hours import normalized_instance_hours
 from emr_autopilot_devkit.local.emulator_clients import emulator_client
 from emr_autopilot_devkit.local.step_runner import StepRun, StepRunner
 
@@ -97,6 +98,7 @@ class _ClusterSim:
     created: float  # virtual timestamp
     idle_timeout: float | None
     fleets: list[Fleet]
+    request: dict[str, Any] = field(default_factory=dict)  # RunJobFlow's: the instances, for the bill
     next_at: float = 0.0
     cancels: dict[str, _Cancel] = field(default_factory=dict)  # step id -> its pending cancellation
     reason: tuple[str, str] | None = None
@@ -202,8 +204,11 @@ class EmrSimulator:
                 created=now,
                 idle_timeout=float(policy["IdleTimeout"]) if policy.get("IdleTimeout") else None,
                 fleets=[_fleet(item) for item in (request.get("Instances", {}).get("InstanceFleets") or [])],
+                request=dict(request),
                 next_at=now + self.timings.starting,
             )
+            for group in cluster.instance_groups:  # moto stamps the wall clock; the cluster lives on the fast one
+                group.creation_date_time = group.ready_date_time = cluster.creation_datetime
         self.events.cluster(
             cluster,
             "STARTING",
@@ -553,6 +558,10 @@ class EmrSimulator:
         error = code not in ("USER_REQUEST", "ALL_STEPS_COMPLETED")
         cluster.state = "TERMINATED_WITH_ERRORS" if error else "TERMINATED"
         cluster.end_datetime = self.clock.now()
+        for group in cluster.instance_groups:  # ListInstances shows each instance's state and times from its group
+            group.state, group.end_date_time = "TERMINATED", cluster.end_datetime
+        seconds_up = (cluster.end_datetime - cluster.creation_datetime).total_seconds()
+        cluster.normalized_instance_hours = normalized_instance_hours(sim.request, seconds_up)
         cluster.last_state_change_reason = message
         cluster.state_change_reason_code = code
         when = _at(cluster.end_datetime)

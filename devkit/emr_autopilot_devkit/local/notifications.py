@@ -3,8 +3,11 @@ from it, as a subscriber's mailbox would receive them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 
@@ -14,6 +17,27 @@ class Notification:
     subject: str
     message: str
     attributes: dict[str, str]
+    time: datetime | None = None  # the runtime's clock when it was received (set by collect_notifications)
+
+
+# Called with every notice any runtime in this process receives, while a command records them (recording()).
+_recorders: list[Callable[[Notification], None]] = []
+
+
+@contextlib.contextmanager
+def recording(recorder: Callable[[Notification], None]) -> Iterator[None]:
+    """Pass every notice received in the block to `recorder`: `local up`, `local invoke` and `local demo` write
+    them to .local-runtime/notifications.jsonl. Process-wide, as the demo builds its runtime itself."""
+    _recorders.append(recorder)
+    try:
+        yield
+    finally:
+        _recorders.remove(recorder)
+
+
+def record(notification: Notification) -> None:
+    for recorder in list(_recorders):
+        recorder(notification)
 
 
 def receive(sqs: Any, inbox_url: str) -> list[Notification]:

@@ -24,10 +24,19 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from emr_autopilot import aws
 from emr_autopilot import clock as app_clock
-from emr_autopilot_devkit.local import emr_simulator, livy_server, moto_patches, notifications, routing, schedules
+from emr_autopilot_devkit.local import (
+    emr_serverless_simulator,
+    emr_simulator,
+    livy_server,
+    moto_patches,
+    notifications,
+    routing,
+    schedules,
+)
 from emr_autopilot_devkit.local.account import ACCOUNT_ID, REGION, REPO_ROOT
 from emr_autopilot_devkit.local.clock import FastClock, set_active_clock
 from emr_autopilot_devkit.local.deploy import Deployer
+from emr_autopilot_devkit.local.emr_serverless_simulator import EmrServerlessSimulator, ServerlessTimings
 from emr_autopilot_devkit.local.emr_simulator import EmrSimulator, Timings
 from emr_autopilot_devkit.local.functions import HandlerInvoker, Invocation, LocalFunction, invoke_async
 from emr_autopilot_devkit.local.moto_patches import sfn as sfn_patches
@@ -44,6 +53,7 @@ __all__ = [
     "LocalFunction",
     "LocalRuntime",
     "Notification",
+    "PortInUseError",
     "TimelineEntry",
     "free_port",
 ]
@@ -53,6 +63,43 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class PortInUseError(OSError):
+    """The runtime's port is taken: raised by start() at once, before anything is deployed."""
+
+    def __init__(self, port: int, reason: str) -> None:
+        super().__init__(f"port {port} on 127.0.0.1 is in use ({reason}): stop what holds it, or choose another port")
+        self.port = port
+
+
+def check_port_free(port: int) -> None:
+    """Bind the port as werkzeug will (SO_REUSEADDR), and let it go: a port in use raises PortInUseError."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise PortInUseError(port, exc.strerror or str(exc)) from exc
+
+
+class _MotoServer(ThreadedMotoServer):
+    """moto's threaded server, whose start() returns when the server thread dies before it serves.
+
+    werkzeug's make_server ends the thread with sys.exit(1) when it cannot bind, and moto's start() then
+    waits for a ready event that never comes: `local up` on a busy port hung. The bind is checked first
+    (check_port_free); this covers a port taken between that check and the server's own bind."""
+
+    startup_error: BaseException | None = None
+
+    def _server_entry(self) -> None:
+        try:
+            super()._server_entry()
+        except BaseException as exc:  # SystemExit from werkzeug, or an OSError
+            if self._server is not None:  # it served: not a startup failure
+                raise
+            self.startup_error = exc
+            self._server_ready_event.set()
 
 
 _active_runtime: LocalRuntime | None = None
@@ -69,6 +116,7 @@ class LocalRuntime:
         stack_name: str = "emr-autopilot-local",
         quiet: bool = True,
         timings: Timings | None = None,
+        serverless_timings: ServerlessTimings | None = None,
     ) -> None:
         self.repo_root = repo_root
         self.stack_name = stack_name
@@ -89,6 +137,15 @@ class LocalRuntime:
         self._inbox_url = ""
         self.log_buffer = io.StringIO()
         self.simulator = EmrSimulator(self.clock, ACCOUNT_ID, REGION, self.endpoint, self.emit, timings)
+        # EMR Serverless applications and job runs (emr_serverless_simulator); its events' source is aws.emr-serverless.
+        self.serverless = EmrServerlessSimulator(
+            self.clock,
+            ACCOUNT_ID,
+            REGION,
+            self.endpoint,
+            lambda detail_type, resource, detail: self.emit(detail_type, resource, detail, source="aws.emr-serverless"),
+            serverless_timings,
+        )
         self._lock = threading.RLock()
         # Livy on the emulated clusters' primary nodes, started and stopped with the runtime.
         self.livy = livy_server.LivyServer(self.clock, self._note)
@@ -104,6 +161,7 @@ class LocalRuntime:
 
     def start(self) -> LocalRuntime:
         global _active_runtime
+        check_port_free(self.port)  # before anything changes: a busy port fails at once, with a reason
         environment = {
             "MOTO_PORT": str(self.port),  # moto's ASL interpreter calls back on this port
             "AWS_ENDPOINT_URL": self.endpoint,
@@ -126,6 +184,7 @@ class LocalRuntime:
         routing.install()
         sfn_patches.on_execution_end(self._execution_ended)
         emr_simulator.activate(self.simulator)
+        emr_serverless_simulator.activate(self.serverless)
         self.livy.start(lambda: self.simulator.backend.clusters.values())
         sfn_lambda_integration.activate(self)  # lambda:invoke Tasks run the handlers in this process
         routing.activate(self)
@@ -134,8 +193,12 @@ class LocalRuntime:
         if self.quiet:
             # moto's interpreter logs every failed state with its whole parse tree; the history has it.
             logging.getLogger("moto").setLevel(logging.CRITICAL)
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server = _MotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.server.start()
+        if self.server.startup_error is not None:
+            self.server = None
+            self.stop()
+            raise PortInUseError(self.port, "taken while the runtime started")
         # moto's backends live in the process: without a reset, a second runtime in the same process
         # (a test suite) would see the first one's buckets, executions, clusters and schedules.
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10)
@@ -143,6 +206,7 @@ class LocalRuntime:
             f"{self.endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10
         )
         self.simulator.start()
+        self.serverless.start()
         self.deploy()
         return self
 
@@ -155,12 +219,14 @@ class LocalRuntime:
                 os.environ[key] = value
         aws.reset_clients()
         self.simulator.stop()
+        self.serverless.stop()
         self.livy.stop()
         if self.server:
             self.server.stop()
         if _active_runtime is self:
             _active_runtime = None
             emr_simulator.activate(None)
+            emr_serverless_simulator.activate(None)
             sfn_patches.on_execution_end(None)
             sfn_lambda_integration.activate(None)
             routing.activate(None)
@@ -323,7 +389,14 @@ class LocalRuntime:
         while time.monotonic() < deadline:
             delivered = self._drain_events()
             fired = self.fire_due_schedules()
-            busy = delivered or fired or self.simulator.busy() or self.running_executions() or not self._events.empty()
+            busy = (
+                delivered
+                or fired
+                or self.simulator.busy()
+                or self.serverless.busy()
+                or self.running_executions()
+                or not self._events.empty()
+            )
             quiet_rounds = 0 if busy else quiet_rounds + 1
             if quiet_rounds >= 3:
                 self.collect_notifications()
@@ -349,6 +422,16 @@ class LocalRuntime:
 
     def collect_notifications(self) -> list[Notification]:
         for notification in notifications.receive(self.client("sqs"), self._inbox_url):
+            notification.time = self.clock.now()
             self._note(f"SNS notification: {notification.subject}")
             self.notifications.append(notification)
+            notifications.record(notification)  # to the command's notification log (`local notifications`)
         return self.notifications
+
+    def drain_logs(self) -> str:
+        """What the handlers logged (captured when quiet) since the last call, taken out of log_buffer."""
+        with self._invoke_lock:  # the invoker writes log_buffer holding it
+            text = self.log_buffer.getvalue()
+            self.log_buffer.seek(0)
+            self.log_buffer.truncate()
+        return text

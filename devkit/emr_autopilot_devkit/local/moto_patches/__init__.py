@@ -7,6 +7,8 @@ these make it answer as AWS does (each module names its source).
 - checks: requests validated against botocore's model (request_validation, sfn_sdk_validation), AWS limits
   (service_limits), Scheduler expressions (scheduler), concurrency and Unicode (sfn_robustness);
 - emr_backend: moto's EMR backend drives the EMR simulator; emr_auto_termination: the policy calls moto lacks;
+- emr_serverless_backend: moto's emr-serverless backend drives the EMR Serverless simulator, requests checked
+  against botocore's model; sfn_emr_serverless_integration: the optimized emr-serverless integration;
 - s3: GetBucketNotificationConfiguration shows EventBridgeConfiguration.
 """
 
@@ -15,8 +17,16 @@ from __future__ import annotations
 
 def install_all() -> None:
     """Idempotent; before the moto server starts (the request middleware wraps servers started afterwards)."""
-    from emr_autopilot_devkit.local.moto_patches import emr_backend, s3, sfn
+    from emr_autopilot_devkit.local.moto_patches import (
+        emr_backend,
+        emr_serverless_backend,
+        s3,
+        sfn,
+        sfn_emr_serverless_integration,
+    )
 
     sfn.install()
+    sfn_emr_serverless_integration.install()  # after sfn: it wraps sfn's task factory
     emr_backend.install()
+    emr_serverless_backend.install()
     s3.install()

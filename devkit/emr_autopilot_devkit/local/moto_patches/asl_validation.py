@@ -141,6 +141,7 @@ def check_state(state: Any, pointer: str, machine_jsonata: bool) -> list[Diagnos
     if jsonata:
         diagnostics += check_jsonata_expressions(state, pointer)
     diagnostics += check_emr_integration(state, pointer, jsonata)
+    diagnostics += check_emr_serverless_integration(state, pointer, jsonata)
     for processor, processor_pointer, allowed in _nested(state, pointer):
         diagnostics += check_processor_fields(processor, processor_pointer, allowed)
     return diagnostics
@@ -634,6 +635,53 @@ def _keep_alive_value(payload: Any, location: str, jsonata: bool) -> list[Diagno
             where = f"{location}/Instances/KeepJobFlowAliveWhenNoSteps"
             return [Diagnostic(SCHEMA, "Value should be one of the following: [true]", where)]
     return []
+
+
+# -- the optimized EMR Serverless integration's parameters -------------------------------------------------
+# The same deploy-time schema check as for EMR (above): connect-emr-serverless's Parameters are the API's request
+# members in PascalCase, so an unknown field at any depth (outside map values such as Tags or Spark properties) and
+# a missing required member are refused. clientToken is not required: it is an idempotency token the integration
+# fills in (inferred). The wording is the EMR check's (inferred).
+_EMR_SERVERLESS_RESOURCE = re.compile(r"^arn:[\w-]+:states:::emr-serverless:(?P<api>\w+)(?:\.sync)?$")
+
+
+def check_emr_serverless_integration(state: Mapping[str, Any], pointer: str, jsonata: bool) -> list[Diagnostic]:
+    from emr_autopilot.emr_requests import service_model
+    from emr_autopilot_devkit.local.moto_patches.sfn_emr_serverless_integration import OPERATIONS, SERVICE
+
+    match = _EMR_SERVERLESS_RESOURCE.match(str(state.get("Resource", ""))) if state.get("Type") == "Task" else None
+    if match is None or match["api"] not in OPERATIONS:
+        return []  # not EMR Serverless, or a form the resource check refuses
+    field = "Arguments" if jsonata else "Parameters"
+    payload = state.get(field, {})
+    shape = service_model(SERVICE).operation_model(OPERATIONS[match["api"]]).input_shape
+    if jsonata and is_expression(payload):
+        return []  # one expression: its members are only known at run time, where the model check is made
+    location = f"{pointer}/{field}"
+    return [Diagnostic(SCHEMA, message, location) for message in _serverless_problems(shape, payload, "", jsonata)]
+
+
+def _serverless_problems(shape: Any, value: Any, path: str, jsonata: bool) -> Iterator[str]:
+    if shape.type_name == "list" and isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _serverless_problems(shape.member, item, f"{path}[{index}]", jsonata)
+        return
+    if shape.type_name != "structure" or not isinstance(value, Mapping):
+        return  # a scalar, a map (its keys are data) or a wrong type: the model check at run time
+    members = {name[:1].upper() + name[1:]: member for name, member in shape.members.items()}
+    given: set[str] = set()
+    for key, item in value.items():
+        dynamic = (not jsonata and key.endswith(".$")) or (jsonata and is_expression(item))
+        name = key[:-2] if not jsonata and key.endswith(".$") else key
+        given.add(name)
+        if name not in members:
+            yield f'The field "{name}" is not supported by Step Functions'
+        elif not dynamic:
+            yield from _serverless_problems(members[name], item, _join(path, name), jsonata)
+    for required in shape.required_members:
+        name = required[:1].upper() + required[1:]
+        if required != "clientToken" and name not in given:
+            yield f"The field '{_join(path, name)}' is required but was missing"
 
 
 # -- the hook in moto's Step Functions responses -----------------------------------------------------------

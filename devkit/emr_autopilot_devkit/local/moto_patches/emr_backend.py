@@ -108,6 +108,14 @@ def install() -> None:
 
     backend.describe_step = describe_step  # type: ignore[method-assign]
 
+    original_list_instances = backend.list_instances
+
+    def list_instances(self: ElasticMapReduceBackend, cluster_id: str, *args: Any, **kwargs: Any) -> Any:
+        # As DescribeStep: an unknown cluster is InvalidRequestException (describe_cluster's), not moto's KeyError.
+        return original_list_instances(self, self.describe_cluster(cluster_id).id, *args, **kwargs)
+
+    backend.list_instances = list_instances  # type: ignore[method-assign]
+
     for name in ("describe_cluster", "describe_step", "list_clusters", "list_steps"):
         original = getattr(backend, name)
 
