@@ -6,12 +6,18 @@ happens; the catalog and the schedules go with it so one command makes the jobs 
 Nothing changes until every job file is valid, as a job and against the stack (its EMR requests, its
 trigger buckets). The plan (added, changed, removed) is printed first; a deployed job that is not in
 jobs/ is kept unless `--prune` says to remove it, so a wrong directory cannot empty a stack.
+
+A serverless job with `serverless.application` gets an EMR Serverless application of its own, named
+emr-autopilot-<job>: the deploy creates it, updates it when its configuration changed, and records its id in
+the catalog, where the run starter finds it. An application whose job no longer manages one is deleted; one
+whose job left jobs/ only with --prune.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +28,7 @@ from pydantic import ValidationError
 from emr_autopilot.catalog import CATALOG_KEY
 from emr_autopilot.errors import JobDefinitionError
 from emr_autopilot.jobs import JobCatalog, JobDefinition, describe_errors, load_jobs
+from emr_autopilot.serverless_jobs import DeployedApplication, managed_application_name
 
 SCHEDULE_PREFIX = "job-"
 # Every output a deploy reads, checked before anything changes.
@@ -74,6 +81,26 @@ def buckets_in_pattern(pattern: Mapping[str, Any]) -> frozenset[str]:
 
 
 @dataclass
+class ApplicationChange:
+    """What a deploy does to one job's managed EMR Serverless application."""
+
+    action: str  # create, update, same, delete
+    job: str
+    application_id: str | None = None  # None until created
+    why: str = ""
+    request: dict[str, Any] = field(default_factory=dict)  # CreateApplication (create, update)
+    digest: str = ""
+
+    @property
+    def name(self) -> str:
+        return managed_application_name(self.job)
+
+    def line(self) -> str:
+        where = f" ({self.application_id})" if self.application_id else ""
+        return f"  app {self.action:<8} {self.name}{where}{': ' + self.why if self.why else ''}"
+
+
+@dataclass
 class Plan:
     """What a deploy changes in the deployed catalog."""
 
@@ -82,6 +109,7 @@ class Plan:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # deployed, not in jobs/, and --prune
     kept: list[str] = field(default_factory=list)  # deployed, not in jobs/, no --prune
+    applications: list[ApplicationChange] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         rows = [f"  add      {name}" for name in self.added]
@@ -89,6 +117,7 @@ class Plan:
         rows += [f"  same     {name}" for name in self.unchanged]
         rows += [f"  remove   {name}" for name in self.removed]
         rows += [f"  keep     {name} (deployed, not in the jobs directory; --prune removes it)" for name in self.kept]
+        rows += [change.line() for change in self.applications]
         return rows
 
 
@@ -100,6 +129,7 @@ class DeployReport:
     uploaded: list[str] = field(default_factory=list)
     schedules_upserted: list[str] = field(default_factory=list)
     schedules_deleted: list[str] = field(default_factory=list)
+    applications: list[ApplicationChange] = field(default_factory=list)  # created, updated and deleted, as done
 
 
 def job_file(jobs_dir: Path, name: str) -> Path:
@@ -168,11 +198,16 @@ def deploy_jobs(
     prune: bool = False,
     dry_run: bool = False,
     on_plan: Callable[[Plan], None] | None = None,
+    serverless: Any | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> DeployReport:
-    """Validate everything, plan, then (unless a dry run) upload, write the catalog and sync schedules.
+    """Validate everything, plan, then (unless a dry run) upload, create or update managed applications, write
+    the catalog, sync schedules and delete managed applications no job uses.
 
     Raises JobDefinitionError, with nothing changed, when any file is invalid, the directory holds no job,
-    or a kept job can no longer be loaded.
+    a kept job can no longer be loaded, or a managed application to update is not in a state that allows it.
+    `serverless` is an emr-serverless client (default: boto3's, made only when a managed application is
+    involved); `sleep` waits between polls while an application stops before its deletion.
     """
     for key in REQUIRED_OUTPUTS:
         outputs[key]  # KeyError naming the output, before anything changes
@@ -183,18 +218,57 @@ def deploy_jobs(
         raise JobDefinitionError.combine(errors)
     bucket = outputs["ArtifactsBucketName"]
     deployed = _deployed_jobs(s3, bucket, prune)
+    deployed_apps = _deployed_applications(s3, bucket)
     changed_files = _changed_files(catalog, jobs_dir, s3, bucket)
     plan, kept_jobs = _plan(catalog, deployed, changed_files, jobs_dir, bucket, prune)
-    final = JobCatalog(jobs=[*catalog.jobs, *kept_jobs])
+    kept_names = {job.name for job in kept_jobs}
+    if serverless is None and (deployed_apps or any(_manages(job) for job in catalog.jobs)):
+        import boto3
+
+        serverless = boto3.client("emr-serverless", region_name=region)
+    plan.applications = _plan_applications(catalog, kept_names, deployed_apps, serverless, bucket)
+    final_apps = {name: app for name, app in deployed_apps.items() if name in kept_names}
+    final = JobCatalog(jobs=[*catalog.jobs, *kept_jobs], applications=final_apps)
     report = DeployReport(jobs=[job.name for job in final.jobs], plan=plan, dry_run=dry_run)
     if on_plan is not None:
         on_plan(plan)
     if dry_run:
         return report
+    clients = (s3, scheduler, serverless)
+    _apply_plan(catalog, kept_names, final, changed_files, jobs_dir, outputs, clients, report, sleep, prune)
+    return report
+
+
+def _apply_plan(
+    catalog: JobCatalog,
+    kept_names: set[str],
+    final: JobCatalog,
+    changed_files: list[str],
+    jobs_dir: Path,
+    outputs: StackOutputs,
+    clients: tuple[Any, Any, Any],
+    report: DeployReport,
+    sleep: Callable[[float], None],
+    prune: bool,
+) -> None:
+    """Upload, create or update applications, write the catalog, sync schedules, delete applications: in this
+    order, so the catalog never names an application that is not there yet or no longer there.
+    `clients`: s3, scheduler and emr-serverless."""
+    s3, scheduler, serverless = clients
+    bucket = outputs["ArtifactsBucketName"]
     for path in changed_files:
         key = f"jobs/{path}"
         s3.upload_file(str(jobs_dir / path), bucket, key)
         report.uploaded.append(f"s3://{bucket}/{key}")
+    final_apps = dict(final.applications)
+    for change in report.plan.applications:
+        if change.action in ("create", "update", "same"):
+            if change.action != "same":
+                _apply(change, serverless)
+                report.applications.append(change)
+            assert change.application_id
+            final_apps[change.job] = DeployedApplication(application_id=change.application_id, config=change.digest)
+    final = JobCatalog(jobs=final.jobs, applications=final_apps)
     s3.put_object(
         Bucket=bucket,
         Key=CATALOG_KEY,
@@ -202,8 +276,161 @@ def deploy_jobs(
         ContentType="application/json",
     )
     report.uploaded.append(f"s3://{bucket}/{CATALOG_KEY}")
-    _sync_schedules(catalog, {job.name for job in kept_jobs}, outputs, scheduler, report, prune)
-    return report
+    _sync_schedules(catalog, kept_names, outputs, scheduler, report, prune)
+    # Deleted last: no catalog names them any more, so no new run starts on them.
+    for change in report.plan.applications:
+        if change.action == "delete":
+            _delete_application(change, serverless, sleep)
+            report.applications.append(change)
+
+
+# -- managed EMR Serverless applications -------------------------------------------------------------------
+# Polls while an application stops before its deletion: DeleteApplication takes only a CREATED or STOPPED
+# application (API_DeleteApplication: "An application has to be in a stopped or created state in order to be
+# deleted"). How long stopping takes is not documented; 10 minutes is inferred as ample.
+_STOP_POLL_SECONDS = 5.0
+_STOP_POLLS = 120
+_UPDATABLE_STATES = ("CREATED", "STOPPED")  # API_UpdateApplication: "in a stopped or created state"
+
+
+def _manages(job: JobDefinition) -> bool:
+    return job.serverless is not None and job.serverless.application is not None
+
+
+def _deployed_applications(s3: Any, bucket: str) -> dict[str, DeployedApplication]:
+    """The deployed catalog's managed applications (job name -> id and configuration digest); {} if none."""
+    from pydantic import TypeAdapter
+    from pydantic import ValidationError as _Invalid
+
+    try:
+        body = s3.get_object(Bucket=bucket, Key=CATALOG_KEY)["Body"].read()
+        raw = json.loads(body).get("applications", {})
+        return TypeAdapter(dict[str, DeployedApplication]).validate_python(raw)
+    except (s3.exceptions.NoSuchKey, ValueError, AttributeError, _Invalid):
+        return {}  # no catalog, or one _deployed_jobs already judged
+
+
+def _plan_applications(
+    catalog: JobCatalog, kept: set[str], deployed: dict[str, DeployedApplication], serverless: Any, bucket: str
+) -> list[ApplicationChange]:
+    from emr_autopilot.serverless_runs import application_config_digest, create_application_request
+
+    changes: list[ApplicationChange] = []
+    problems: list[str] = []
+    for job in catalog.jobs:
+        if not _manages(job):
+            continue
+        request = create_application_request(job)
+        digest = application_config_digest(request)
+        current = _find_application(job.name, deployed.get(job.name), serverless)
+        change = ApplicationChange("create", job.name, request=request, digest=digest)
+        if current is not None:
+            change.application_id = current["applicationId"]
+            if str(current.get("type", "")).upper() != request["type"]:
+                problems.append(
+                    f"{job.name}: the application {change.name} ({change.application_id}) runs "
+                    f"{str(current.get('type')).upper()}, and the job's steps need {request['type']}; an application's "
+                    "type cannot change. Allowed: remove the job (jobs deploy --prune) and add it back, or keep "
+                    "its step type"
+                )
+                continue
+            recorded = deployed.get(job.name)
+            if recorded is not None and recorded.config == digest and recorded.application_id == change.application_id:
+                change.action = "same"
+            else:
+                change.action = "update"
+                change.why = "configuration changed" if recorded else "found by name, not in the catalog"
+                if current.get("state") not in _UPDATABLE_STATES:
+                    problems.append(
+                        f"{job.name}: the application {change.name} ({change.application_id}) is "
+                        f"{current.get('state')}, and EMR Serverless updates only a CREATED or STOPPED application. "
+                        "Allowed: wait until it stops (auto-stop), or stop it with `aws emr-serverless "
+                        f"stop-application --application-id {change.application_id}`, then deploy again"
+                    )
+        changes.append(change)
+    managed_now = {job.name for job in catalog.jobs if _manages(job)}
+    for name, recorded in sorted(deployed.items()):
+        if name in managed_now or name in kept:
+            continue
+        in_jobs = any(job.name == name for job in catalog.jobs)
+        why = "the job no longer manages an application" if in_jobs else "job removed (--prune)"
+        changes.append(ApplicationChange("delete", name, application_id=recorded.application_id, why=why))
+    if problems:
+        raise JobDefinitionError(f"s3://{bucket}/{CATALOG_KEY}", problems)
+    return changes
+
+
+def _find_application(job: str, recorded: DeployedApplication | None, serverless: Any) -> dict[str, Any] | None:
+    """The job's live managed application: the catalog's, else one with its name (a deploy that created it
+    and stopped before writing the catalog); None when there is none, or only TERMINATED ones."""
+    from botocore.exceptions import ClientError
+
+    if recorded is not None:
+        try:
+            found: dict[str, Any] = serverless.get_application(applicationId=recorded.application_id)["application"]
+            if found.get("state") != "TERMINATED":
+                return found
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+    name = managed_application_name(job)
+    live = ["CREATING", "CREATED", "STARTING", "STARTED", "STOPPING", "STOPPED"]  # every state but TERMINATED
+    for page in serverless.get_paginator("list_applications").paginate(states=live):
+        for summary in page.get("applications", []):
+            if summary.get("name") == name and summary.get("state") != "TERMINATED":
+                application: dict[str, Any] = serverless.get_application(applicationId=summary["id"])["application"]
+                return application
+    return None
+
+
+def _apply(change: ApplicationChange, serverless: Any) -> None:
+    """Create or update; neither waits for the application to be CREATED (the state machine starts it)."""
+    from emr_autopilot.serverless_runs import UPDATABLE
+
+    if change.action == "create":
+        # The same job and configuration give the same token: a retried deploy creates no second application.
+        token = f"{change.job}-{change.digest[:20]}"
+        response = serverless.create_application(**change.request, clientToken=token)
+        change.application_id = response["applicationId"]
+        return
+    updates = {key: value for key, value in change.request.items() if key in UPDATABLE}
+    # A setting the job no longer sets goes back to the API's default (inferred: UpdateApplication leaves an
+    # absent member unchanged, so it must be sent).
+    updates.setdefault("initialCapacity", {})
+    token = f"{change.job}-u{change.digest[:20]}"
+    serverless.update_application(applicationId=change.application_id, clientToken=token, **updates)
+
+
+def _delete_application(change: ApplicationChange, serverless: Any, sleep: Callable[[float], None]) -> None:
+    from botocore.exceptions import ClientError
+
+    app_id = change.application_id
+    try:
+        state = serverless.get_application(applicationId=app_id)["application"]["state"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            change.why += "; already gone"
+            return
+        raise
+    if state == "TERMINATED":
+        return
+    if state in ("STARTING", "STARTED"):
+        serverless.stop_application(applicationId=app_id)
+    for _ in range(_STOP_POLLS):
+        if state in _UPDATABLE_STATES:
+            serverless.delete_application(applicationId=app_id)
+            return
+        sleep(_STOP_POLL_SECONDS)
+        state = serverless.get_application(applicationId=app_id)["application"]["state"]
+        if state in ("STARTING", "STARTED"):
+            serverless.stop_application(applicationId=app_id)
+    raise JobDefinitionError(
+        change.name,
+        [
+            f"(application {app_id}): still {state} after {int(_STOP_POLLS * _STOP_POLL_SECONDS)}s, so it was not "
+            "deleted. Allowed: cancel its job runs, then deploy --prune again"
+        ],
+    )
 
 
 def _deployed_jobs(s3: Any, bucket: str, prune: bool) -> dict[str, Any]:

@@ -114,7 +114,7 @@ def describe_config_error(error: Any) -> str:
 
 # -- output -----------------------------------------------------------------------------------------
 def _idle(decision: ClusterDecision) -> str:
-    return "-" if decision.idle_minutes is None else f"{decision.idle_minutes:.0f}"
+    return _minutes(decision.idle_minutes)
 
 
 def format_table(report: ReapReport) -> str:
@@ -129,6 +129,8 @@ def format_table(report: ReapReport) -> str:
         "  ".join([*(str(cell).ljust(width) for cell, width in zip(row[:-1], widths, strict=True)), str(row[-1])])
         for row in [header, *rows]
     ]
+    if report.applications:
+        lines += ["", *_application_rows(report)]
     lines.append("")
     lines.append(f"{report.summary_line()} ({report.config.describe()}).")
     if report.acted:
@@ -137,6 +139,24 @@ def format_table(report: ReapReport) -> str:
             f"~${report.hourly_cost_avoided:.2f}/h ({report.cost_label}; Spot priced at on-demand)."
         )
     return "\n".join(lines)
+
+
+def _application_rows(report: ReapReport) -> list[str]:
+    """EMR Serverless applications, one row each, in the same shape as the clusters'."""
+    header = ["APPLICATION", "NAME", "AUTO-STOP", "IDLE MIN", "DECISION", "REASON"]
+    rows = [
+        [d.application_id, d.name[:32], d.auto_stop or "-", _minutes(d.idle_minutes), d.action, d.reason]
+        for d in report.applications
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header) - 1)]
+    return [
+        "  ".join([*(str(cell).ljust(width) for cell, width in zip(row[:-1], widths, strict=True)), str(row[-1])])
+        for row in [header, *rows]
+    ]
+
+
+def _minutes(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
 
 
 def report_json(report: ReapReport) -> str:

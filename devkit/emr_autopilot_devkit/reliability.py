@@ -1,4 +1,4 @@
-"""The fault matrix: both state machines, run on the local runtime with a fault injected at every state.
+"""The fault matrix: the state machines, run on the local runtime with a fault injected at every state.
 
 Each cell is one run on a fresh local runtime (moto, the real ASL, the real handlers, simulated EMR
 and Livy) with one fault: an EMR, SNS or Livy error, throttling that ends or that outlasts the
@@ -9,6 +9,8 @@ of order. When everything has settled, the cell checks what must hold whatever w
 - no cluster the run created is left running (STARTING .. TERMINATING), and a long-running cluster
   the run only used is left as it was;
 - no Livy batch is left running on a cluster that still runs;
+- for ServerlessPipeline (its cells and extra checks: reliability_serverless), no EMR Serverless job run is left
+  active, at most one per step, and the application is not left STARTED;
 - exactly one terminal notification: for TransientClusterPipeline event_type RUN_SUCCEEDED,
   RUN_FAILED, RUN_ABORTED or RUN_TIMED_OUT; for LivyBatchPipeline LIVY_BATCH_SUCCEEDED,
   LIVY_BATCH_FAILED, LIVY_RUN_ABORTED, LIVY_RUN_TIMED_OUT or LIVY_RUN_FAILED. Every other notice
@@ -51,16 +53,20 @@ from typing import Any, TextIO
 import yaml
 
 from emr_autopilot import emr
+from emr_autopilot_devkit import reliability_serverless as serverless
+from emr_autopilot_devkit.local.emr_serverless_simulator import ServerlessTimings
 from emr_autopilot_devkit.local.emr_simulator import Timings
 from emr_autopilot_devkit.local.livy_server import primary_dns
 from emr_autopilot_devkit.local.runtime import REPO_ROOT, LocalRuntime, Notification
 
-PIPELINE, LIVY = "TransientClusterPipeline", "LivyBatchPipeline"
+PIPELINE, LIVY, SERVERLESS = "TransientClusterPipeline", "LivyBatchPipeline", serverless.SERVERLESS
+MACHINE_WORDS = {PIPELINE: "pipeline", LIVY: "livy", SERVERLESS: "serverless"}  # in cell ids and the table
 TERMINAL_EVENT_TYPES = {
     PIPELINE: frozenset({"RUN_SUCCEEDED", "RUN_FAILED", "RUN_ABORTED", "RUN_TIMED_OUT"}),
     LIVY: frozenset(
         {"LIVY_BATCH_SUCCEEDED", "LIVY_BATCH_FAILED", "LIVY_RUN_ABORTED", "LIVY_RUN_TIMED_OUT", "LIVY_RUN_FAILED"}
     ),
+    SERVERLESS: serverless.TERMINAL_EVENT_TYPES,
 }
 RUNNING_CLUSTER_STATES = frozenset(emr.NOT_TERMINATED)
 FINAL_BATCH_STATES = frozenset({"success", "dead", "killed", "error"})
@@ -80,7 +86,7 @@ Arrange = Callable[["Run"], None]
 
 @dataclass(frozen=True)
 class Cell:
-    machine: str  # PIPELINE or LIVY
+    machine: str  # PIPELINE, LIVY or SERVERLESS
     fault: str
     state: str
     expect: str  # the execution's status at the end
@@ -90,17 +96,18 @@ class Cell:
     expect_fired: int | None = None  # how often the fault acted, when that is the proof (a retry bound, no retry)
     notice_says: str | None = None  # text the terminal notice must carry (e.g. EMR's own message)
     timings: Timings = field(default_factory=lambda: QUICK)
-    job: dict[str, Any] = field(default_factory=dict)  # overrides of the pipeline job
+    serverless_timings: ServerlessTimings | None = None  # the EMR Serverless simulator's; None: its defaults
+    job: dict[str, Any] = field(default_factory=dict)  # overrides of the pipeline (or serverless) job
     livy: str = "long-running"  # "long-running": a team's cluster; "transient": the run creates one
     livy_run: dict[str, Any] = field(default_factory=dict)  # the Livy run's `run` options
     cluster_request: dict[str, Any] = field(default_factory=dict)  # fields added to a transient Livy run's request
-    backstop: bool = False  # the cluster may end by its AutoTerminationPolicy (the idle timeout)
+    # The cluster may end by its AutoTerminationPolicy (the idle timeout); the serverless application by its auto-stop.
+    backstop: bool = False
     in_slice: bool = False  # part of the pytest slice that `make test` runs
 
     @property
     def id(self) -> str:
-        machine = "pipeline" if self.machine == PIPELINE else "livy"
-        return ":".join(part for part in (machine, self.fault, self.state, self.variant) if part)
+        return ":".join(part for part in (MACHINE_WORDS[self.machine], self.fault, self.state, self.variant) if part)
 
 
 # -- one run under a fault ----------------------------------------------------------------------------
@@ -235,7 +242,11 @@ class Run:
 
     def _emr_faults(self, kind: str) -> dict[str, int]:
         # The simulator injects throttling and ValidationExceptions; internal errors are this harness's own.
-        table: dict[str, int] = self.internal if kind == "internal" else getattr(self.stack.simulator.faults, kind)
+        # EMR Serverless faults ("serverless-throttle", ...) are its simulator's (emr_serverless_backend raises them).
+        if kind.startswith(serverless.FAULT_KIND):
+            table: dict[str, int] = getattr(self.stack.serverless.faults, kind.removeprefix(serverless.FAULT_KIND))
+        else:
+            table = self.internal if kind == "internal" else getattr(self.stack.simulator.faults, kind)
         return table
 
     def take_internal(self, method: str) -> bool:
@@ -317,7 +328,13 @@ class Run:
         while time.monotonic() < deadline:
             self._poll()
             done = self.stack.pump()
-            busy = done or self.stack.simulator.busy() or self.stack.running_executions() or self._held
+            busy = (
+                done
+                or self.stack.simulator.busy()
+                or serverless.moving(self.stack)
+                or self.stack.running_executions()
+                or self._held
+            )
             quiet = 0 if busy else quiet + 1
             if quiet >= 3:
                 self.stack.collect_notifications()
@@ -326,7 +343,8 @@ class Run:
         raise TimeoutError(f"still busy after {timeout:.0f}s: executions {self.stack.running_executions()}")
 
     def backstop(self) -> None:
-        """Let EMR's AutoTerminationPolicy act: jump past the job's idle timeout, then settle again."""
+        """Let EMR's AutoTerminationPolicy (or the serverless application's auto-stop) act: jump past the idle
+        timeout, then settle again."""
         self.stack.clock.advance(2 * 3600)
         self.drive()
 
@@ -434,9 +452,12 @@ def _activated(run: Run) -> Iterator[None]:
 
 
 # -- starting the run -----------------------------------------------------------------------------
-def _write_jobs(target: Path, overrides: dict[str, Any]) -> Path:
+def _write_jobs(target: Path, overrides: dict[str, Any], machine: str = PIPELINE) -> Path:
     """jobs/: one job with one simulated command step, on the sample job's cluster (Spot TASK fleet,
-    a bootstrap action, a 30-minute idle timeout)."""
+    a bootstrap action, a 30-minute idle timeout); for a serverless cell, the serverless job instead."""
+    if machine == SERVERLESS:
+        serverless.write_job(target, overrides)
+        return target
     sample = yaml.safe_load((REPO_ROOT / "jobs" / f"{SAMPLE_JOB}.yaml").read_text(encoding="utf-8"))
     step: dict[str, Any] = {"name": "work", "type": "command", "args": SIMULATED, "simulate": True}
     if "step_timeout" in overrides:
@@ -456,6 +477,9 @@ def _write_jobs(target: Path, overrides: dict[str, Any]) -> Path:
 
 def _start(run: Run, name: str) -> None:
     stack, cell = run.stack, run.cell
+    if cell.machine == SERVERLESS:
+        serverless.start(stack)
+        return
     if cell.machine == PIPELINE:
         stack.put_object(f"{JOB}/input.csv", "id,value\n1,2\n")  # the S3 event starts the run
         return
@@ -504,6 +528,8 @@ class CellResult:
     passed: bool
     problems: list[str]
     seconds: float
+    job_runs_left_running: int = 0  # EMR Serverless job runs of the run still active
+    applications_left_started: int = 0  # the serverless application left STARTING/STARTED
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -630,8 +656,14 @@ def evaluate(run: Run, seconds: float) -> CellResult:
     outcome, error = str(execution.get("status", "none")), str(execution.get("error") or "")
     left, used = _check_clusters(run, execution, problems)
     batches_left = _check_batches(stack, used, problems)
+    job_runs_left, applications_left = 0, 0
+    if cell.machine == SERVERLESS:
+        job_runs, job_runs_left = serverless.check_job_runs(stack, execution, problems)
+        applications_left = serverless.check_application(run, problems)
+        ledger_word = serverless.ledger_view(stack, job_runs, problems)
+    else:
+        ledger_word = _ledger_view(stack, used, problems)
     kinds, terminal = _check_notices(stack.notifications, cell, problems)
-    ledger_word = _ledger_view(stack, used, problems)
     fired = _check_fault_fired(run, problems)
     return CellResult(
         id=cell.id,
@@ -652,6 +684,8 @@ def evaluate(run: Run, seconds: float) -> CellResult:
         passed=not problems,
         problems=problems,
         seconds=round(seconds, 2),
+        job_runs_left_running=job_runs_left,
+        applications_left_started=applications_left,
     )
 
 
@@ -662,10 +696,10 @@ def run_cell(cell_id: str) -> CellResult:
     # powertools (no metric emitted) and moto (error shapes) warn; the matrix output has no room for that.
     warnings.filterwarnings("ignore", category=UserWarning)
     with tempfile.TemporaryDirectory(prefix="emr-reliability-") as tmp:
-        stack = LocalRuntime(timings=cell.timings).start()
+        stack = LocalRuntime(timings=cell.timings, serverless_timings=cell.serverless_timings).start()
         stack.livy.simulate_batches = True  # the matrix is about the pipelines; batches' Spark code does not run
         try:
-            stack.deploy_jobs(_write_jobs(Path(tmp) / "jobs", cell.job))
+            stack.deploy_jobs(_write_jobs(Path(tmp) / "jobs", cell.job, cell.machine))
             run = Run(cell, stack)
             with _activated(run):
                 cell.arrange(run)
@@ -678,7 +712,7 @@ def run_cell(cell_id: str) -> CellResult:
             problem = f"harness error: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
             return CellResult(
                 cell.id, cell.machine, cell.fault, cell.state, cell.variant, cell.expect, "error", "", -1, -1, -1,
-                [], "-", -1, 0, False, [problem], round(time.monotonic() - started, 2),
+                [], "-", -1, 0, False, [problem], round(time.monotonic() - started, 2), -1, -1,
             )  # fmt: skip
         finally:
             stack.stop()
@@ -1007,6 +1041,8 @@ _CELLS: list[Cell] = [
     Cell(L, "event_twice", LIVY_JANITOR, "ABORTED", _with(_abort_during_batch(), _duplicate(2, LIVY_JANITOR))),
     Cell(L, "event_twice", EVENTS, "SUCCEEDED", _duplicate(2, EVENTS), livy=T),
 ]  # fmt: skip
+# ServerlessPipeline: its cells and their extra checks are in reliability_serverless.
+_CELLS += [Cell(SERVERLESS, **spec) for spec in serverless.CELLS]
 CELLS: dict[str, Cell] = {cell.id: cell for cell in _CELLS}
 SLICE = [cell.id for cell in _CELLS if cell.in_slice]
 assert len(CELLS) == len(_CELLS), "two cells share an id"
@@ -1032,20 +1068,24 @@ def run_cells(
     return [results[cell_id] for cell_id in cell_ids]
 
 
-COLUMNS = ("machine", "fault", "state", "expected", "outcome", "left", "batches", "terminal", "ledger", "ok")
+COLUMNS = (
+    "machine", "fault", "state", "expected", "outcome", "left", "batches", "jobruns", "apps", "terminal", "ledger",
+    "ok",
+)  # fmt: skip
 
 
 def format_row(result: CellResult) -> list[str]:
     state = result.state + (f" ({result.variant})" if result.variant else "")
-    machine = "pipeline" if result.machine == PIPELINE else "livy"
     return [
-        machine,
+        MACHINE_WORDS.get(result.machine, result.machine),
         result.fault,
         state,
         result.expected,
         result.outcome + (f" {result.error}" if result.error and result.outcome != "SUCCEEDED" else ""),
         str(result.clusters_left_running),
         str(result.batches_left_running),
+        str(result.job_runs_left_running),
+        str(result.applications_left_started),
         str(result.terminal_notifications),
         result.ledger,
         "PASS" if result.passed else "FAIL",
@@ -1069,6 +1109,8 @@ def summary(results: list[CellResult], seconds: float) -> dict[str, Any]:
         "failed": sum(not result.passed for result in results),
         "clusters_left_running": sum(max(result.clusters_left_running, 0) for result in results),
         "batches_left_running": sum(max(result.batches_left_running, 0) for result in results),
+        "job_runs_left_running": sum(max(result.job_runs_left_running, 0) for result in results),
+        "applications_left_started": sum(max(result.applications_left_started, 0) for result in results),
         "seconds": round(seconds, 1),
         "terminal_event_types": {machine: sorted(kinds) for machine, kinds in TERMINAL_EVENT_TYPES.items()},
     }
@@ -1093,7 +1135,8 @@ def run_matrix(full: bool, report: Path | None, out: TextIO, workers: int = 2, o
     print(
         f"\n{totals['passed']}/{totals['cells']} cells passed; clusters left running: "
         f"{totals['clusters_left_running']}; Livy batches left running: {totals['batches_left_running']}; "
-        f"{totals['seconds']}s.",
+        f"EMR Serverless job runs left running: {totals['job_runs_left_running']}; applications left started: "
+        f"{totals['applications_left_started']}; {totals['seconds']}s.",
         file=out,
     )
     if report is not None:

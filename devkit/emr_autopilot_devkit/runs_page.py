@@ -2,7 +2,8 @@
 
 One run per row: the cluster's life (start-up, running, termination) and each step as a bar on the run's
 own time axis, coloured by outcome (green succeeded, red failed, grey cancelled, amber SIMULATED: not
-run), the failure reason under a failed run, and where its logs are. The page is plain HTML and inline
+run), the failure reason under a failed run, where its logs are, and its cost estimate. An EMR Serverless
+run has no cluster: its row shows the run's span and each job run as a step. The page is plain HTML and inline
 CSS: no script, font, image or stylesheet from the network (its Content-Security-Policy forbids them), so
 it opens from a file, a mail attachment or a CI artefact with no network. Every value from the ledger is
 escaped, and a row with missing or odd fields still renders (what cannot be placed in time is listed).
@@ -20,16 +21,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from emr_autopilot import ledger
+from emr_autopilot import ledger, run_costs
 from emr_autopilot.notifications import console_cluster_url, console_s3_url
 from emr_autopilot.step_logs import parse_s3_uri
-from emr_autopilot_devkit.runs_view import is_simulated, list_runs, run_status
+from emr_autopilot_devkit.runs_view import SERVERLESS, is_serverless, is_simulated, list_runs, run_status
 
 # Cluster states by phase (EMR ClusterState, API reference "ClusterStatus").
 STARTUP = frozenset({"STARTING", "BOOTSTRAPPING"})
 UP = frozenset({"RUNNING", "WAITING"})
 ENDING = frozenset({"TERMINATING"})
 TERMINAL = frozenset({"TERMINATED", "TERMINATED_WITH_ERRORS"})
+SERVERLESS_ENDED = frozenset({"SUCCESS", "FAILED", "CANCELLED"})  # ledger.serverless_run_state
 MIN_BAR_PCT = 0.8  # a step that took no time on the axis is still a visible sliver
 MIN_WORDS_PCT = 8.0  # a narrower bar has no words in it (they are in the lane's label and the bar's title)
 TICK_SECONDS = (1, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
@@ -37,7 +39,8 @@ TICK_SECONDS = (1, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 4
 
 @dataclass(frozen=True)
 class RunRecord:
-    """Everything the ledger holds about one cluster (ledger.cluster_items), and where its logs are."""
+    """Everything the ledger holds about one run (a cluster's ledger.cluster_items, or a serverless run's
+    partition, whose cluster_id is its application id), and where its logs are."""
 
     cluster_id: str
     items: list[dict[str, Any]]
@@ -79,6 +82,9 @@ def load_runs(
     `log_uri_of(cluster_id)` gives (LogUri, note) for the log links; without it the page names no logs."""
     records = []
     for row in list_runs(table, job=job, status=status, since=since, limit=limit):
+        if row.compute == SERVERLESS:  # no cluster to describe: each job run's item names its log
+            records.append(RunRecord(row.cluster_id, ledger.partition_items(table, f"RUN#{row.run_id}")))
+            continue
         log_uri, note = log_uri_of(row.cluster_id) if log_uri_of else (None, "")
         records.append(RunRecord(row.cluster_id, ledger.cluster_items(table, row.cluster_id), log_uri, note))
     return records
@@ -171,7 +177,8 @@ def _phases(changes: list[tuple[datetime, str]], meta: dict[str, Any], end: date
 
 def _run(record: RunRecord, now: datetime) -> _Run:
     meta = next((item for item in record.items if item.get("sk") == "META"), {})
-    steps = [item for item in record.items if str(item.get("sk", "")).startswith("STEP#")]
+    prefix = "JOBRUN#" if is_serverless(meta) else "STEP#"
+    steps = [item for item in record.items if str(item.get("sk", "")).startswith(prefix)]
     run = _Run(record, meta, steps, run_status(meta, steps))
     changes = _cluster_changes(record.items)
     times = [at for at, _ in changes]
@@ -182,6 +189,12 @@ def _run(record: RunRecord, now: datetime) -> _Run:
     run.start, run.end = min(times), max(times)
     if run.status == "RUNNING" and now > run.end:
         run.end = now
+    if is_serverless(meta):  # no cluster: the run's one span, from its first record to its end
+        title = (
+            f"run {meta.get('state') or '-'} {_stamp(run.start)} for {_duration((run.end - run.start).total_seconds())}"
+        )
+        run.phases = [_Span("up", run.start, run.end, "serverless run", title)]
+        return run
     run.phases = _phases(changes, meta, run.end)
     return run
 
@@ -204,6 +217,7 @@ def _step_look(step: dict[str, Any]) -> tuple[str, str]:
         return "simulated", "SIMULATED, not run" + ("" if state == "COMPLETED" else f" ({state})")
     return {
         "COMPLETED": ("ok", "COMPLETED"),
+        "SUCCESS": ("ok", "SUCCESS"),  # an EMR Serverless job run's
         "FAILED": ("failed", "FAILED"),
         "CANCELLED": ("cancelled", "CANCELLED"),
         "INTERRUPTED": ("cancelled", "INTERRUPTED"),
@@ -264,14 +278,15 @@ def _bar(axis: _Axis, span: _Span, text: str = "") -> str:
 def _cluster_lane(run: _Run, axis: _Axis) -> str:
     bars = "".join(_bar(axis, span) for span in run.phases)
     state = str(run.meta.get("state") or "")
-    if state in TERMINAL and run.end:
+    if state in TERMINAL | SERVERLESS_ENDED and run.end:
         ended = _time(run.meta.get("ended_at")) or run.end
-        kind = "end-errors" if state == "TERMINATED_WITH_ERRORS" else "end"
+        kind = "end-errors" if state in ("TERMINATED_WITH_ERRORS", "FAILED") else "end"
         bars += (
             f'<div class="end-mark {kind}" style="left:{axis.pct(ended):.3f}%" title="{_e(state)} {_e(_stamp(ended))}">'
             f"<span>{_e(state.lower().replace('_', ' '))}</span></div>"
         )
-    label = f"cluster <small>{_e(state or 'state unknown')}</small>"
+    what = "run" if is_serverless(run.meta) else "cluster"
+    label = f"{what} <small>{_e(state or 'state unknown')}</small>"
     return f'<div class="lane"><div class="label">{label}</div><div class="track">{bars}</div></div>'
 
 
@@ -313,8 +328,30 @@ def _reasons(run: _Run) -> str:
     return notes
 
 
+def _job_run_log_links(run: _Run, region: str | None) -> str:
+    """A serverless run's logs: each job run's driver log the ledger names (failed ones: ledger.JobRunChange)."""
+    items = []
+    for step in _sorted_steps(run.steps):
+        uri = step.get("log_file")
+        if not uri:
+            continue
+        location = parse_s3_uri(str(uri))
+        link = ""
+        if region and location:
+            link = (
+                f' <a href="{_e(console_s3_url(location.bucket, location.key.rsplit("/", 1)[0] + "/"))}">S3 console</a>'
+            )
+        items.append(f"<li>{_e(step.get('step_name') or step.get('sk'))}: <code>{_e(uri)}</code>{link}</li>")
+    if not items:
+        return '<p class="note">Logs: the ledger names a job run\'s driver log when the job run fails.</p>'
+    opened = " open" if run.status == "FAILED" else ""
+    return f'<details class="logs"{opened}><summary>Logs</summary><ul>{"".join(items)}</ul></details>'
+
+
 def _log_links(run: _Run, region: str | None) -> str:
     record = run.record
+    if is_serverless(run.meta):
+        return _job_run_log_links(run, region)
     if not record.log_uri:
         return '<p class="note">Logs: the cluster has no LogUri the page could find.</p>'
     base = record.log_uri.rstrip("/") + "/" + record.cluster_id + "/"
@@ -346,10 +383,13 @@ def _run_section(run: _Run, region: str | None) -> str:
     meta, status = run.meta, run.status
     title = meta.get("run_id") or meta.get("cluster_name") or run.record.cluster_id
     took = _duration((run.end - run.start).total_seconds()) if run.start and run.end else "-"
+    where = "EMR Serverless application" if is_serverless(meta) else "cluster"
     facts = (
-        f"job <b>{_e(meta.get('job') or '-')}</b> · cluster <code>{_e(run.record.cluster_id)}</code> · "
+        f"job <b>{_e(meta.get('job') or '-')}</b> · {where} <code>{_e(run.record.cluster_id)}</code> · "
         f"started {_e(_stamp(run.start))} · {_e(took)}"
     )
+    ended = str(meta.get("state") or "") in TERMINAL | SERVERLESS_ENDED
+    cost = f'<p class="cost">{_e(run_costs.cost_line(meta))}</p>' if ended or run_costs.recorded_cost(meta) else ""
     axis = _Axis(run.start, run.end) if run.start and run.end else None
     lanes = _cluster_lane(run, axis) if axis else '<p class="note">No times in the ledger for this run.</p>'
     lanes += "".join(_step_lane(step, axis, run.end) for step in _sorted_steps(run.steps))
@@ -359,10 +399,10 @@ def _run_section(run: _Run, region: str | None) -> str:
         lanes += f'<div class="lane axis"><div class="label">elapsed</div><div class="track">{axis.ticks()}</div></div>'
     return (
         f'<section class="run {_e(status.lower())}" data-status="{_e(status)}" '
-        f'data-cluster="{_e(run.record.cluster_id)}">'
+        f'data-cluster="{_e(run.record.cluster_id)}" data-compute="{_e(meta.get("compute") or "emr-ec2")}">'
         f'<header><span class="badge {_e(status.lower())}">{_e(status)}</span><h2>{_e(title)}</h2></header>'
-        f'<p class="facts">{facts}</p><div class="lanes">{lanes}</div>{_reasons(run)}{_log_links(run, region)}'
-        "</section>"
+        f'<p class="facts">{facts}</p>{cost}<div class="lanes">{lanes}</div>{_reasons(run)}'
+        f"{_log_links(run, region)}</section>"
     )
 
 
@@ -473,7 +513,7 @@ padding:0 2px}
 .reason{margin:8px 0 0;padding:6px 10px;background:#fdecea;border-radius:4px;color:#7f1d1d;word-break:break-word}
 .reason b{color:#c62828}
 .reason.simulated{background:#fff8e1;color:#5d4300}.reason.simulated b{color:#8a6100}
-.note{color:#6b7680;font-size:12px;margin:6px 0 0}
+.note{color:#6b7680;font-size:12px;margin:6px 0 0}.cost{margin:0 0 8px;font-size:12px;color:#1d2630}
 .logs{margin-top:8px;font-size:12px}.logs summary{cursor:pointer;color:#48525c}.logs ul{margin:4px 0;padding-left:18px}
 a{color:#0b5cad}
 """

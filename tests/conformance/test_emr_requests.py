@@ -27,6 +27,7 @@ from emr_autopilot.emr_requests import (
 )
 from emr_autopilot.jobs import load_jobs
 from emr_autopilot.runs import Trigger, build_run_input
+from emr_autopilot.serverless_runs import build_serverless_run_input, start_job_run_params
 from tests.helpers.stack_contexts import stack_context
 
 # connect-emr's own createCluster example (section "Create_Cluster"), trimmed to the members used here.
@@ -285,9 +286,15 @@ def test_describe_joins_problems() -> None:
 
 
 def test_the_projects_own_requests_pass(repo_root: Path) -> None:
-    """Source: connect-emr createCluster/addStep rows. Given every job in jobs/, When its run input is rendered
-    the way the run starter renders it, Then its createCluster and addStep requests break no rule."""
-    context = stack_context("arn:aws:states:eu-west-1:123456789012:stateMachine:emr-autopilot-pipeline")
+    """Source: connect-emr createCluster/addStep rows, and the EMR Serverless StartJobRun model. Given every job in
+    jobs/, When its run input is rendered the way the run starter renders it, Then its createCluster and addStep
+    requests (or, for a serverless job, its StartJobRun requests) break no rule."""
+    context = stack_context("arn:aws:states:eu-west-1:123456789012:stateMachine:emr-autopilot-pipeline").model_copy(
+        update={
+            "serverless_state_machine_arn": "arn:aws:states:eu-west-1:123456789012:stateMachine:serverless",
+            "serverless_execution_role_arn": "arn:aws:iam::123456789012:role/emr-autopilot-ServerlessJobRole",
+        }
+    )
     trigger = Trigger(
         kind="s3",
         time=datetime(2026, 3, 14, 9, 26, 53, tzinfo=UTC),
@@ -297,6 +304,12 @@ def test_the_projects_own_requests_pass(repo_root: Path) -> None:
     catalog = load_jobs(repo_root / "jobs")
     assert catalog.jobs, "no job definitions found"
     for job in catalog.jobs:
+        if job.compute == "emr-serverless":
+            serverless = build_serverless_run_input(job, trigger, context, "run-1", "00fexampleapp0001")
+            for job_run in serverless["job_runs"]:
+                params = start_job_run_params(job_run["Request"])
+                assert check_request("StartJobRun", params, service="emr-serverless") == [], job.name
+            continue
         rendered = build_run_input(job, trigger, context, "run-1")
         assert check_create_cluster(rendered["cluster_request"]) == [], job.name
         for step in rendered["steps"]:

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from emr_autopilot_devkit.local.runtime import LocalRuntime
+from emr_autopilot_devkit.sample_data import parse_result_csv
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JOBS_DIR = REPO_ROOT / "jobs"
@@ -135,3 +136,14 @@ def read_object(stack: LocalRuntime, uri: str) -> bytes:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     body: bytes = stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     return body
+
+
+def output_counts(stack: LocalRuntime, output_uri: str) -> list[tuple[str, int]]:
+    """The one part-*.csv Spark wrote under output_uri, read back."""
+    bucket, _, prefix = output_uri.removeprefix("s3://").partition("/")
+    keys = [obj["Key"] for obj in stack.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
+    part = only([key for key in keys if key.rsplit("/", 1)[-1].startswith("part-") and key.endswith(".csv")])
+    assert f"{prefix}_SUCCESS" in keys
+    assert not [key for key in keys if key.endswith(".crc")]
+    body = stack.client("s3").get_object(Bucket=bucket, Key=part)["Body"].read().decode("utf-8")
+    return parse_result_csv(body)

@@ -24,13 +24,14 @@ from emr_autopilot_devkit.local.livy_samples import create_livy_cluster
 from emr_autopilot_devkit.local.livy_server import primary_dns
 from emr_autopilot_devkit.local.runtime import REGION, LocalRuntime
 from emr_autopilot_devkit.runs_view import ended_line, format_timeline, list_runs
-from emr_autopilot_devkit.sample_data import expected_red_counts, generate_inspections, parse_result_csv
+from emr_autopilot_devkit.sample_data import expected_red_counts, generate_inspections
 from tests.helpers.integration import (
     JOBS_DIR,
     SIMULATED_COMMAND,
     RuntimeFactory,
     command_job,
     only,
+    output_counts,
     run_input,
 )
 
@@ -186,17 +187,6 @@ def test_a_run_without_simulate_is_not_marked(local_runtime: RuntimeFactory, job
 def spark_job() -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load((JOBS_DIR / f"{SPARK_JOB}.yaml").read_text(encoding="utf-8"))
     return loaded
-
-
-def output_counts(stack: LocalRuntime, output_uri: str) -> list[tuple[str, int]]:
-    """The one part-*.csv Spark wrote under output_uri, read back."""
-    bucket, _, prefix = output_uri.removeprefix("s3://").partition("/")
-    keys = [obj["Key"] for obj in stack.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
-    part = only([key for key in keys if key.rsplit("/", 1)[-1].startswith("part-") and key.endswith(".csv")])
-    assert f"{prefix}_SUCCESS" in keys
-    assert not [key for key in keys if key.endswith(".crc")]
-    body = stack.client("s3").get_object(Bucket=bucket, Key=part)["Body"].read().decode("utf-8")
-    return parse_result_csv(body)
 
 
 @needs_spark

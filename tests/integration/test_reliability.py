@@ -1,22 +1,34 @@
-"""A slice of the fault matrix (emr_autopilot_devkit.reliability): both state machines, a fault at a state,
+"""A slice of the fault matrix (emr_autopilot_devkit.reliability): the three state machines, a fault at a state,
 on a fresh local runtime each. `make reliability` runs every cell; this runs the ones marked in_slice."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import shutil
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from emr_autopilot import idempotency
+from emr_autopilot import emr_serverless, idempotency
 from emr_autopilot_devkit import reliability
-from emr_autopilot_devkit.reliability import CELLS, LIVY, PIPELINE, SLICE, TERMINAL_EVENT_TYPES, run_cell
+from emr_autopilot_devkit.local.moto_patches import sfn_emr_serverless_integration
+from emr_autopilot_devkit.reliability import (
+    CELLS,
+    LIVY,
+    PIPELINE,
+    SERVERLESS,
+    SLICE,
+    TERMINAL_EVENT_TYPES,
+    run_cell,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-# Faults the matrix must cover on both state machines (the Livy path calls a failed step a failed batch).
+# Faults the matrix must cover on each state machine (the Livy path calls a failed step a failed batch; a
+# serverless run has a job run, an application to start and stop, and a ClientToken).
 REQUIRED = {
     PIPELINE: {
         "service_error", "throttle_then_success", "throttle_never_ends", "internal_error_then_success", "step_fails",
@@ -26,16 +38,29 @@ REQUIRED = {
         "service_error", "throttle_then_success", "throttle_never_ends", "internal_error_then_success", "batch_fails",
         "bootstrap_fails", "spot_capacity_timeout", "aborted", "timed_out", "lambda_raises", "event_twice",
     },
+    SERVERLESS: {
+        "service_error", "throttled", "internal_error", "internal_error_then_success", "internal_error_never_ends",
+        "throttle_then_success", "job_run_fails", "job_run_timed_out", "aborted", "timed_out", "event_twice",
+        "start_repeated",
+    },
 }  # fmt: skip
 ASL = {
     PIPELINE: ROOT / "statemachines" / "transient_cluster_pipeline.asl.json",
     LIVY: ROOT / "statemachines" / "livy_batch.asl.json",
+    SERVERLESS: ROOT / "statemachines" / "serverless_pipeline.asl.json",
 }
 
 
 def _states(machine: str) -> set[str]:
-    definition = json.loads(ASL[machine].read_text(encoding="utf-8"))
-    return set(definition["States"])
+    """Every state name, those inside a Map's ItemProcessor included."""
+
+    def names(states: dict[str, Any]) -> set[str]:
+        found = set(states)
+        for state in states.values():
+            found |= names(state.get("ItemProcessor", {}).get("States", {}))
+        return found
+
+    return names(json.loads(ASL[machine].read_text(encoding="utf-8"))["States"])
 
 
 @pytest.mark.parametrize("cell_id", SLICE)
@@ -50,6 +75,7 @@ def test_a_fault_at_a_state_leaves_nothing_running_and_ends_with_one_notice(cell
     assert result.problems == [], result.problems
     assert result.passed
     assert (result.clusters_left_running, result.batches_left_running) == (0, 0)
+    assert (result.job_runs_left_running, result.applications_left_started) == (0, 0)
     assert result.terminal_notifications == 1
     assert result.outcome == cell.expect
     assert result.fired > 0 or cell.fault == "none"
@@ -66,6 +92,36 @@ def test_the_matrix_fails_a_janitor_that_notifies_twice(monkeypatch: pytest.Monk
     assert not result.passed
     assert result.terminal_notifications == 2
     assert any("2 terminal notifications" in problem for problem in result.problems)
+
+
+def test_the_matrix_fails_a_serverless_run_whose_job_run_nobody_cancels(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given neither Step Functions' best-effort cancel of an abandoned startJobRun.sync nor the execution janitor
+    # cancels a job run
+    monkeypatch.setattr(sfn_emr_serverless_integration, "_cancel_abandoned_run", lambda *args: None)
+    monkeypatch.setattr(emr_serverless, "cancel_job_run", lambda *args: None)
+
+    # When a serverless run is stopped while its job run runs
+    result = run_cell("serverless:aborted:RunJobs")
+
+    # Then the matrix catches the job run left running
+    assert not result.passed
+    assert result.job_runs_left_running == 1
+    assert any(problem.endswith("left RUNNING") for problem in result.problems), result.problems
+
+
+def test_the_matrix_fails_a_serverless_run_that_leaves_its_application_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a serverless job that starts its application first and does not ask for it to be stopped after the run
+    cell_id = "serverless:internal_error_never_ends:StartJobRun"
+    job = {"start_first": True, "stop_after": False}
+    monkeypatch.setitem(CELLS, cell_id, dataclasses.replace(CELLS[cell_id], job=job))
+
+    # When its StartJobRun fails for good and the run ends
+    result = run_cell(cell_id)
+
+    # Then the matrix catches the application left started
+    assert not result.passed
+    assert result.applications_left_started == 1
+    assert any("left STARTED when the run ended" in problem for problem in result.problems), result.problems
 
 
 def test_the_matrix_fails_a_pipeline_that_retries_every_emr_error(
@@ -97,20 +153,22 @@ def test_the_matrix_fails_a_pipeline_that_retries_every_emr_error(
     assert "execution SUCCEEDED, expected FAILED" in result.problems
 
 
-def test_the_matrix_covers_every_fault_on_both_state_machines_at_states_that_exist() -> None:
+def test_the_matrix_covers_every_fault_on_each_state_machine_at_states_that_exist() -> None:
     # Given the full matrix
     cells = list(CELLS.values())
 
     # When its cells are grouped by state machine
     faults = {machine: {cell.fault for cell in cells if cell.machine == machine} for machine in REQUIRED}
 
-    # Then each required fault is there for both, every state a cell names is in the ASL or is a
-    # function that reacts to the run, and the slice is a real subset
-    assert {machine: REQUIRED[machine] - found for machine, found in faults.items()} == {PIPELINE: set(), LIVY: set()}
+    # Then each required fault is there for each, every state a cell names is in the ASL or is a
+    # function that reacts to the run, and the slice is a real subset with serverless cells in it
+    missing = {machine: REQUIRED[machine] - found for machine, found in faults.items()}
+    assert missing == {PIPELINE: set(), LIVY: set(), SERVERLESS: set()}
     functions = {"RunStarterFunction", "ExecutionJanitorFunction", "EmrEventFunction", "LivyJanitorFunction"}
     for cell in cells:
         assert cell.state in _states(cell.machine) | functions | {"-"}, cell.id
     assert set(SLICE) < set(CELLS)
+    assert 0 < sum(CELLS[cell_id].machine == SERVERLESS for cell_id in SLICE) <= 3
     # And at least five states of each machine have a fault injected
     states = Counter(cell.machine for cell in cells if cell.state in _states(cell.machine))
     assert min(states.values()) >= 5
@@ -124,7 +182,8 @@ def test_the_report_has_one_entry_per_cell_with_the_agreed_fields(tmp_path: Path
     )  # fmt: skip
     bad = reliability.CellResult(
         "livy:aborted:WaitForBatch", LIVY, "aborted", "WaitForBatch", "", "ABORTED", "ABORTED", "Operator", 1, 1, 0,
-        [], "RUNNING", 0, 1, False, ["cluster j-1 left WAITING"], 2.0,
+        [], "RUNNING", 0, 1, False, ["cluster j-1 left WAITING"], 2.0, job_runs_left_running=2,
+        applications_left_started=1,
     )  # fmt: skip
 
     # When the matrix is summarised, formatted and written as the report
@@ -135,6 +194,7 @@ def test_the_report_has_one_entry_per_cell_with_the_agreed_fields(tmp_path: Path
     # Then the totals count the failure and what was left running, and the table names the problem
     assert (totals["cells"], totals["passed"], totals["failed"]) == (2, 1, 1)
     assert (totals["clusters_left_running"], totals["batches_left_running"]) == (1, 1)
+    assert (totals["job_runs_left_running"], totals["applications_left_started"]) == (2, 1)
     assert totals["terminal_event_types"][LIVY] == sorted(TERMINAL_EVENT_TYPES[LIVY])
     assert "FAIL" in text and "PASS" in text
     assert "livy:aborted:WaitForBatch: cluster j-1 left WAITING" in text

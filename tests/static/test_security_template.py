@@ -101,6 +101,14 @@ def test_pass_role_is_only_for_the_configured_emr_roles_and_the_scheduler_role(t
         # EventBridge Scheduler): never a wildcard, never to any service
         if resources == list(EMR_ROLES):
             assert sorted(as_list(condition)) == ["ec2.amazonaws.com", "elasticmapreduce.amazonaws.com"], where
+        elif where.startswith("ServerlessPipeline "):
+            # EMR Serverless job runs: the stack's job role, plus exactly the roles the parameter lists
+            own = {"Fn::GetAtt": ["ServerlessJobRole", "Arn"]}
+            listed = {"Fn::Join": [",", [own, {"Fn::Join": [",", {"Ref": "ServerlessJobRoleArns"}]}]]}
+            assert statement["Resource"] == {
+                "Fn::If": ["HasServerlessJobRoleArns", {"Fn::Split": [",", listed]}, [own]]
+            }
+            assert condition == "emr-serverless.amazonaws.com", where
         else:
             assert resources == [{"Fn::GetAtt": ["SchedulerRole", "Arn"]}], where
             assert condition == "scheduler.amazonaws.com", where

@@ -59,7 +59,18 @@ ASYNC: dict[str, tuple[str, list[Any]]] = {
         "execution_janitor",
         [sample(path.name) for path in sorted(EVENTS.glob("execution_janitor_*.json"))],
     ),
-    "EmrEventFunction": ("emr_event_handler", [sample(path.name) for path in sorted(EVENTS.glob("emr_*.json"))]),
+    "EmrEventFunction": (
+        "emr_event_handler",
+        [
+            sample(path.name)
+            for path in sorted(EVENTS.glob("emr_*.json"))
+            if not path.name.startswith("emr_serverless_")
+        ],
+    ),
+    "EmrServerlessEventFunction": (
+        "emr_serverless_event_handler",
+        [sample(path.name) for path in sorted(EVENTS.glob("emr_serverless_*.json"))],
+    ),
     "StepLogFollowUpFunction": ("step_log_follow_up", [sample("step_log_follow_up.json")]),
     "IdleReaperFunction": ("idle_reaper", [sample("idle_reaper_scheduled.json")]),
     "LivyJanitorFunction": ("livy_janitor", [sample("livy_janitor_aborted.json")]),
@@ -131,6 +142,39 @@ emr_events = _envelope(
     emr_detail,
 )
 
+serverless_detail = st.fixed_dictionaries(
+    {
+        "applicationId": st.from_regex(r"\A[0-9a-z]{16}\Z"),
+        "state": st.sampled_from(["SUBMITTED", "RUNNING", "SUCCESS", "FAILED", "CANCELLED", "STARTED", "STOPPED"])
+        | texts,
+    },
+    optional={
+        "jobRunId": st.from_regex(r"\A[0-9a-z]{16}\Z") | texts,
+        "previousState": texts,
+        "arn": texts,
+        "releaseLabel": texts,
+        "previousAttempt": st.integers(0, 10),
+        "newAttempt": st.integers(0, 10),
+        "previousAttemptState": st.sampled_from(["FAILED", "CANCELLED"]) | texts,
+        "attempt": st.integers(0, 10),
+        "resourceUtilizationFinal": st.booleans(),
+        "totalResourceUtilization": st.fixed_dictionaries({"vCPUHour": st.floats(0, 1e6)}),
+    },
+)
+emr_serverless_events = _envelope(
+    "aws.emr-serverless",
+    st.sampled_from(
+        [
+            "EMR Serverless Job Run State Change",
+            "EMR Serverless Application State Change",
+            "EMR Serverless Job Run Retry",
+            "EMR Serverless Job Resource Utilization Update",
+        ]
+    )
+    | texts,
+    serverless_detail,
+)
+
 
 def _execution_events(machine: str, run_input: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
     def detail(name: str, status: str, error: str | None, cause: str | None, given_input: str) -> dict[str, Any]:
@@ -197,6 +241,7 @@ MODELLED: dict[str, st.SearchStrategy[Any]] = {
     "RunStarterFunction": object_created | schedule_ticks,
     "ExecutionJanitorFunction": _execution_events("TransientClusterPipeline", pipeline_inputs),
     "EmrEventFunction": emr_events,
+    "EmrServerlessEventFunction": emr_serverless_events,
     "StepLogFollowUpFunction": follow_ups,
     "IdleReaperFunction": reaper_ticks,
     "LivyJanitorFunction": _execution_events("LivyBatchPipeline", livy_inputs),

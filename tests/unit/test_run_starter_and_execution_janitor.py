@@ -8,12 +8,14 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
+from moto.emrserverless.models import emrserverless_backends
 
 from emr_autopilot import aws
 from emr_autopilot.errors import InvalidEvent
 from emr_autopilot.execution_janitor import ExecutionStatusChange, clusters_of_execution, handle_execution_end
 from emr_autopilot.run_starter import deadline_schedule_name, parse_object_event
 from emr_autopilot.runs import TAG_EXECUTION_ARN
+from emr_autopilot_devkit.local.moto_patches import emr_serverless_backend
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -138,3 +140,47 @@ def test_janitor_does_nothing_after_success(emr, monkeypatch):
     assert report.terminated == []
     assert not report.notified
     assert emr.describe_cluster(ClusterId=cluster)["Cluster"]["Status"]["State"] == "WAITING"
+
+
+def test_janitor_cancels_the_job_runs_of_an_aborted_serverless_run(emr, monkeypatch):
+    # Given an aborted serverless run whose job run is still RUNNING (set on moto's object: moto ends runs at
+    # once), and another run's job run on the same application
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    emr_serverless_backend.install()  # the local runtime's fixes to moto (ListJobRuns filters)
+    event = load_event("execution_janitor_aborted.json")
+    arn = event["detail"]["executionArn"]
+    client = boto3.client("emr-serverless", region_name="us-east-1")
+    app_id = client.create_application(name="emr-autopilot-nightly", releaseLabel="emr-7.5.0", type="SPARK")[
+        "applicationId"
+    ]
+    backend = emrserverless_backends["123456789012"]["us-east-1"]
+
+    def job_run(execution_arn: str) -> str:
+        run_id = client.start_job_run(
+            applicationId=app_id,
+            executionRoleArn="arn:aws:iam::123456789012:role/job",
+            jobDriver={"sparkSubmit": {"entryPoint": "s3://code/count.py"}},
+            tags={TAG_EXECUTION_ARN: execution_arn},
+        )["jobRunId"]
+        next(run for run in backend.job_runs[app_id] if run.id == run_id).state = "RUNNING"
+        return run_id
+
+    ours, theirs = job_run(arn), job_run(arn + "-other")
+    event["detail"]["input"] = json.dumps(
+        {"run": {"job_name": "nightly", "compute": "emr-serverless"}, "application": {"ApplicationId": app_id}}
+    )
+    topic = boto3.client("sns", region_name="us-east-1").create_topic(Name="alerts")["TopicArn"]
+    boto3.client("scheduler", region_name="us-east-1").create_schedule_group(Name="group")
+
+    # When the janitor handles the execution's end
+    report = handle_execution_end(ExecutionStatusChange.model_validate(event), topic, "group")
+
+    # Then only this run's job run is cancelled, and the notice says so
+    assert report.cancelled_job_runs == [ours]
+    states = {
+        run_id: client.get_job_run(applicationId=app_id, jobRunId=run_id)["jobRun"]["state"]
+        for run_id in (ours, theirs)
+    }
+    assert states[theirs] == "RUNNING"
+    assert states[ours] in ("CANCELLING", "CANCELLED")
+    assert report.notified

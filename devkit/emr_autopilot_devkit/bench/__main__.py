@@ -22,6 +22,7 @@ from emr_autopilot_devkit.bench import (
     latency,
     package_size,
     reaper_scale,
+    serverless_transitions,
     transitions,
 )
 from emr_autopilot_devkit.bench.common import RESULTS_PATH, say
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["coldstart", "size", "transitions", "events", "reaper", "latency", "devloop"],
+        choices=["coldstart", "size", "transitions", "serverless", "events", "reaper", "latency", "devloop"],
         help="run only these benchmarks (repeatable); the results file then holds only them",
     )
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         ("coldstart", "1. cold start", lambda: coldstart.measure(rounds=args.rounds)),
         ("size", "2. package size (sam build)", package_size.measure),
         ("transitions", "3. state transitions", transitions.measure),
+        ("serverless", "3b. state transitions per serverless run", serverless_transitions.measure),
         ("events", "4. AWS calls per EMR event", event_calls.measure),
         ("reaper", "5. reaper at scale", reaper_scale.measure),
         ("latency", "6. reaction latency", latency.measure),

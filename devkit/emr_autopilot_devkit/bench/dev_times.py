@@ -14,9 +14,13 @@ from emr_autopilot_devkit.bench.common import REPO_ROOT, say, subprocess_env
 from emr_autopilot_devkit.bench.report import Figure
 
 SECTION = "7. Developer loop (wall time, subprocess)"
-BUDGETS = {"demo": 60.0, "test": 600.0}
+# The demo runs real Spark jobs on local PySpark (each JVM start costs 10-20 s on 2 cores), so its budget is
+# what a newcomer's first run may take, not a number for the emulator alone; make test's is the guide's 15 min
+# with room for a loaded machine.
+BUDGETS = {"demo": 180.0, "test": 600.0}
 NOTES = {
-    "demo": "make demo: the sample job twice, the ledger, the reaper and the Livy demo on the local runtime",
+    "demo": "make demo: the sample job twice, the ledger, the reaper, and the Spark, Livy and EMR Serverless parts "
+    "on local PySpark, on the local runtime",
     "test": "make test: lint, types, template checks, unit and integration tests",
 }
 

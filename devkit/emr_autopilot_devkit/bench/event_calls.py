@@ -107,7 +107,8 @@ def classify(calls: list[Call], ledger_table: str, idempotency_table: str) -> di
 def measure() -> list[Figure]:
     from emr_autopilot.emr_event_reactions import decisions
 
-    samples = sorted(p.name for p in (REPO_ROOT / "events").glob("emr_*.json"))
+    events = (REPO_ROOT / "events").glob("emr_*.json")
+    samples = sorted(p.name for p in events if not p.name.startswith("emr_serverless_"))  # EMR on EC2's handler
     figures: list[Figure] = []
     with LocalRuntime() as stack:
         cluster_id = create_tagged_cluster(stack)

@@ -8,7 +8,7 @@ import boto3
 import click
 
 from emr_autopilot.errors import JobDefinitionError
-from emr_autopilot.jobs import format_duration, load_jobs
+from emr_autopilot.jobs import JobDefinition, format_duration, load_jobs
 from emr_autopilot_devkit.cli.common import PathArg, fail, local_option, read_stack, region, stack_option
 
 
@@ -43,7 +43,7 @@ def jobs_validate(jobs_dir: Path, stack_name: str | None, local: bool) -> None:
         if job.triggers.schedule:
             triggers.append(job.triggers.schedule)
         click.echo(
-            f"ok  {job.name}: {len(job.steps)} step(s), {job.cluster.release_label}, "
+            f"ok  {job.name}: {len(job.steps)} step(s), {_where(job)}, "
             f"run timeout {format_duration(job.run_timeout)}, triggers: {', '.join(triggers) or 'manual only'}"
         )
     if unchecked and stack is None:
@@ -52,6 +52,15 @@ def jobs_validate(jobs_dir: Path, stack_name: str | None, local: bool) -> None:
             "pass --stack-name (or --local) to check that the stack starts runs for them"
         )
     click.echo(f"{len(catalog.jobs)} job(s) valid.")
+
+
+def _where(job: JobDefinition) -> str:
+    if job.cluster is not None:
+        return job.cluster.release_label
+    spec = job.serverless
+    if spec is not None and spec.application is not None:
+        return f"EMR Serverless {spec.application.release_label} (managed application)"
+    return f"EMR Serverless application {spec.application_id if spec else '?'}"
 
 
 @jobs.command("deploy")
@@ -94,4 +103,6 @@ def jobs_deploy(jobs_dir: Path, prune: bool, dry_run: bool, stack_name: str | No
         click.echo(f"removed   schedule {name}")
     for name in report.plan.removed:
         click.echo(f"removed   job {name}")
+    for change in report.applications:
+        click.echo(f"{change.action + 'd':<9} application {change.name} ({change.application_id})")
     click.echo(f"{len(report.jobs)} job(s) live: {', '.join(report.jobs)}.")

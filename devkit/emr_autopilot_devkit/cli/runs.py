@@ -65,6 +65,12 @@ def run(job: str, input_uri: str | None, name: str | None, wait: bool, stack_nam
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option(
+    "--cost",
+    "by_cost",
+    is_flag=True,
+    help="Cost by job over --since (default 30d): finished runs, their estimated cost, and how many have none.",
+)
+@click.option(
     "--html", "html_file", metavar="FILE", help="Write the runs as one HTML page (a timeline per run) to FILE."
 )
 @stack_option
@@ -80,6 +86,7 @@ def runs(
     stack_name: str | None,
     local: bool,
     html_file: str | None = None,
+    by_cost: bool = False,
 ) -> None:
     """List runs from the run ledger, newest first."""
     if ctx.invoked_subcommand is not None:
@@ -109,6 +116,9 @@ def runs(
             fail(str(exc))
         click.echo(f"Wrote {count} run(s) to {html_file} (one page, no network needed to view it).")
         return
+    if by_cost:
+        _print_costs(read_outputs(stack_name, local)["RunLedgerTableName"], since or "30d", job, as_json)
+        return
     outputs = read_outputs(stack_name, local)
     try:
         rows = list_runs(outputs["RunLedgerTableName"], job=job, status=status, since=since_from(since), limit=limit)
@@ -117,15 +127,44 @@ def runs(
     if not as_json:
         click.echo(format_table(rows))
         return
-    from emr_autopilot_devkit.runs_view import run_locations
+    from emr_autopilot_devkit.runs_view import SERVERLESS, run_locations, serverless_locations
 
-    # The whole reason, and where each run read, wrote and logged (one DescribeExecution per run).
+    # The whole reason, the compute target and cost, and where each run read, wrote and logged (one
+    # DescribeExecution per run).
     machine = outputs.get("StateMachineArn")
     located = [
-        row.as_dict() | run_locations({"run_id": row.run_id}, row.cluster_id, machine, describe_cluster=False).as_dict()
+        row.as_dict()
+        | (
+            serverless_locations(row.execution_arn, row.cluster_id)
+            if row.compute == SERVERLESS
+            else run_locations({"run_id": row.run_id}, row.cluster_id, machine, describe_cluster=False)
+        ).as_dict()
         for row in rows
     ]
     click.echo(json.dumps(located, indent=2))
+
+
+def _print_costs(table: str, since: str, job: str | None, as_json: bool) -> None:
+    from emr_autopilot_devkit.runs_view import cost_by_job, format_costs, since_from
+
+    try:
+        start = since_from(since)
+    except ValueError as exc:
+        fail(str(exc))
+    costs, running = cost_by_job(table, start, job)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "since": start.isoformat() if start else None,
+                    "running": running,
+                    "jobs": [cost.as_dict() for cost in costs],
+                },
+                indent=2,
+            )
+        )
+        return
+    click.echo(format_costs(costs, running, start))
 
 
 @runs.command("show")
@@ -134,13 +173,19 @@ def runs(
 @local_option
 @click.pass_context
 def runs_show(ctx: click.Context, run_or_cluster_id: str, stack_name: str | None, local: bool) -> None:
-    """One run's steps and timeline (by run id / execution name, or cluster id)."""
+    """One run's steps and timeline (by run id / execution name, or cluster id); a serverless run's job runs."""
     from emr_autopilot import ledger
+    from emr_autopilot_devkit import runs_view
     from emr_autopilot_devkit.runs_view import find_cluster, format_timeline, run_locations
 
     parent = ctx.obj or {}
     outputs = read_outputs(stack_name or parent.get("stack_name"), local or parent.get("local", False))
     table = outputs["RunLedgerTableName"]
+    serverless = runs_view.find_serverless_run(table, run_or_cluster_id)
+    if serverless is not None:
+        where = runs_view.serverless_locations(serverless.get("execution_arn"), serverless.get("application_id"))
+        click.echo(runs_view.format_serverless_run(table, run_or_cluster_id, where))
+        return
     cluster_id = find_cluster(table, run_or_cluster_id)
     if cluster_id is None:
         fail(f"no run or cluster {run_or_cluster_id!r} in the ledger")

@@ -2,9 +2,11 @@
 
 Run 1 processes generated inspection records and must produce the right CSV. Run 2 gets a
 file with a missing column, so its step fails for real; its cluster must still end TERMINATED.
-Part 5 runs the PySpark job's spark-submit step, and part 6 the same application as a Livy batch,
-for real on local Spark; each output is checked against an independent count. Without Java (or
-PySpark) those two parts are reported as not run, never as passed, and the rest still runs.
+Part 5 runs the PySpark job's spark-submit step, part 6 the same application as a Livy batch, and
+parts 7 and 8 the same application on EMR Serverless (a good file, then the bad one), for real on
+local Spark; each output is checked against an independent count, and part 7's against part 5's.
+Each run's cost line comes from the ledger. Without Java (or PySpark) parts 5 to 8 are reported as
+not run, never as passed, and the rest still runs.
 """
 
 from __future__ import annotations
@@ -14,10 +16,19 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from emr_autopilot_devkit.demo import livy, spark
+from emr_autopilot_devkit.demo import livy, serverless, spark
 from emr_autopilot_devkit.demo.pipeline import landing, show_ledger
 from emr_autopilot_devkit.demo.reaper import reap_idle_clusters
-from emr_autopilot_devkit.demo.runs import BAD_KEY, GOOD_KEY, Printer, RunReport, check_output, run_and_report
+from emr_autopilot_devkit.demo.runs import (
+    BAD_KEY,
+    COST_CHECK,
+    GOOD_KEY,
+    Printer,
+    RunReport,
+    check_output,
+    run_and_report,
+    show_cost,
+)
 from emr_autopilot_devkit.local.runtime import LocalRuntime
 from emr_autopilot_devkit.local.step_runner import spark_toolchain
 from emr_autopilot_devkit.sample_data import expected_red_counts, generate_inspections, generate_malformed_inspections
@@ -42,6 +53,7 @@ def run_demo(
         check_output(stack, say, good, expected)
         good.checks["execution SUCCEEDED"] = good.outcome == "SUCCEEDED"
         good.checks["cluster TERMINATED"] = good.cluster_state == "TERMINATED"
+        show_cost(stack, say, good, cluster_partition(good))
 
         bad = run_and_report(
             stack,
@@ -54,15 +66,11 @@ def run_demo(
         bad.checks["failure notification gives the reason"] = any(
             "violation_type" in n["message"] for n in bad.notifications if n["attributes"].get("severity") == "ERROR"
         )
+        show_cost(stack, say, bad, cluster_partition(bad))
 
         show_ledger(stack, say, good, bad)
         reaped = reap_idle_clusters(stack, say)
-        missing = spark_toolchain().missing
-        if missing:
-            say(f"\nParts 5 and 6 (Spark) not run: {missing}.")
-            spark_runs = [RunReport(label=spark.LABEL, not_run=missing), RunReport(label=livy.LABEL, not_run=missing)]
-        else:
-            spark_runs = [spark.run_spark_job(stack, say, expected), livy.run_livy_batch(stack, say, expected)]
+        spark_runs = run_spark_parts(stack, say, expected)
 
         if runs_page:
             from emr_autopilot_devkit.runs_page import write_runs_page
@@ -72,15 +80,41 @@ def run_demo(
             say(f"\nThe runs as a page (emr-autopilot runs --html): {runs_page.resolve()} ({shown} runs).")
         runs = [good, bad, reaped, *spark_runs]
         passed = all(all(run.checks.values()) for run in runs)
-        say()
-        for run in runs:
-            for check, ok in run.checks.items():
-                say(f"   [{'ok' if ok else 'FAILED'}] run {run.label[:1]}: {check}")
-            if run.not_run:
-                say(f"   [not run] run {run.label[:1]}: {run.label[3:]} (needs Java and PySpark)")
+        summarise(say, runs)
         say(f"\nDemo {'passed' if passed else 'FAILED'} in {time.monotonic() - started:.1f}s.")
         if report_path:
             report = {"passed": passed, "endpoint": stack.endpoint, "runs": [run.__dict__ for run in runs]}
             report_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
             say(f"Report written to {report_path}.")
     return passed
+
+
+def run_spark_parts(stack: LocalRuntime, say: Printer, expected: list[tuple[str, int]]) -> list[RunReport]:
+    """Parts 5 to 8, or, without Java or PySpark, each reported as not run."""
+    missing = spark_toolchain().missing
+    if missing:
+        say(f"\nParts 5 to 8 (Spark) not run: {missing}.")
+        labels = (spark.LABEL, livy.LABEL, serverless.GOOD_LABEL, serverless.BAD_LABEL)
+        return [RunReport(label=label, not_run=missing) for label in labels]
+    ec2 = spark.run_spark_job(stack, say, expected)
+    ec2.checks[COST_CHECK] = show_cost(stack, say, ec2, cluster_partition(ec2))
+    livy_run = livy.run_livy_batch(stack, say, expected)
+    return [ec2, livy_run, *serverless.run_serverless_jobs(stack, say, expected, ec2)]
+
+
+def summarise(say: Printer, runs: list[RunReport]) -> None:
+    say("\nCost per run (from the ledger):")
+    for run in runs:
+        if run.cost:
+            say(f"   run {run.label[:1]} {run.execution_name}: {run.cost}")
+    say()
+    for run in runs:
+        for check, ok in run.checks.items():
+            say(f"   [{'ok' if ok else 'FAILED'}] run {run.label[:1]}: {check}")
+        if run.not_run:
+            say(f"   [not run] run {run.label[:1]}: {run.label[3:]} (needs Java and PySpark)")
+
+
+def cluster_partition(report: RunReport) -> str | None:
+    """The ledger partition of an EC2 run: its cluster's."""
+    return f"CLUSTER#{report.cluster_id}" if report.cluster_id else None

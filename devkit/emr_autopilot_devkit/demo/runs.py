@@ -30,6 +30,7 @@ class RunReport:
     checks: dict[str, bool] = field(default_factory=dict)
     outcome: str = ""  # what `run --wait` would print: the status, and SIMULATED when a step was not run
     not_run: str | None = None  # why this part could not run here (then it has no checks)
+    cost: str | None = None  # the run's cost line, from the ledger (emr_autopilot.run_costs.cost_line)
 
 
 class Printer:
@@ -89,19 +90,49 @@ def run_and_report(
     return report
 
 
-def check_output(stack: LocalRuntime, say: Printer, report: RunReport, expected: list[tuple[str, int]]) -> None:
-    """The run's CSV output (one file, or Spark's one part file) against the independent count."""
+def read_output(stack: LocalRuntime, report: RunReport) -> tuple[str, list[tuple[str, int]]] | None:
+    """The run's CSV output (one file, or Spark's one part file) and its rows; None without exactly one CSV."""
     files = [uri for uri in report.output_objects if uri.endswith(".csv")]
     if len(files) != 1:
-        say(f"   Output: expected one CSV, found {files or 'none'}")
+        return None
+    body = stack.client("s3").get_object(**split_uri(files[0]))["Body"].read().decode("utf-8")
+    return files[0], parse_result_csv(body)
+
+
+def check_output(stack: LocalRuntime, say: Printer, report: RunReport, expected: list[tuple[str, int]]) -> None:
+    """The run's CSV output against the independent count."""
+    output = read_output(stack, report)
+    if output is None:
+        found = [uri for uri in report.output_objects if uri.endswith(".csv")]
+        say(f"   Output: expected one CSV, found {found or 'none'}")
         report.checks["output matches an independent count"] = False
         return
-    body = stack.client("s3").get_object(**split_uri(files[0]))["Body"].read().decode("utf-8")
-    actual = parse_result_csv(body)
+    uri, actual = output
     report.checks["output matches an independent count"] = actual == expected
-    say(f"   Output {files[0]} ({len(actual)} restaurants); top 3:")
+    say(f"   Output {uri} ({len(actual)} restaurants); top 3:")
     for name, count in actual[:3]:
         say(f"     {count:>4}  {name}")
+
+
+COST_CHECK = "a cost line is recorded in the ledger (an estimate)"
+
+
+def show_cost(stack: LocalRuntime, say: Printer, report: RunReport, partition: str | None) -> bool:
+    """Print the run's cost line from its ledger META (CLUSTER#<id> or RUN#<run id>); False when none is there."""
+    from emr_autopilot import ledger
+    from emr_autopilot.run_costs import cost_line
+
+    meta: dict[str, Any] = {}
+    if partition:
+        table = stack.outputs["RunLedgerTableName"]
+        meta = next((i for i in ledger.partition_items(table, partition) if i["sk"] == "META"), {})
+    if not meta.get("cost_label") and meta.get("cost_usd") is None:
+        report.cost = "cost: not recorded yet (the ledger has no cost_usd)"
+    else:
+        report.cost = cost_line(meta)  # "Cost: unknown (why)" when the ledger holds a reason but no amount
+    say(f"   {report.cost}")
+    # The check wants an amount, labelled an estimate: "unknown" is no cost line.
+    return meta.get("cost_usd") is not None and "estimate" in str(meta.get("cost_label", "")).lower()
 
 
 def notice_of(notification: Notification) -> dict[str, Any]:

@@ -109,7 +109,9 @@ def list_steps(cluster_id: str, states: "Sequence[StepStateType]") -> "Iterator[
 def list_instances(
     cluster_id: str, states: "Sequence[InstanceStateType]" = INSTANCE_LIVE
 ) -> "Iterator[InstanceTypeDef]":
-    pages = client().get_paginator("list_instances").paginate(ClusterId=cluster_id, InstanceStates=list(states))
+    """The cluster's instances in these states; states=() for every instance, ended ones included."""
+    filters: dict[str, Any] = {"InstanceStates": list(states)} if states else {}
+    pages = client().get_paginator("list_instances").paginate(ClusterId=cluster_id, **filters)
     for page in pages:
         yield from page["Instances"]
 

@@ -7,7 +7,7 @@ detail-type we do not know becomes `UnknownEmrEvent`: recorded, never a crash.
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -168,15 +168,19 @@ DETAIL_MODELS: dict[str, type[_Detail]] = {
 }
 
 
-class EmrEvent(BaseModel):
-    """The envelope with a parsed detail; `known` is False for detail-types we have no model for."""
+class EventEnvelope(BaseModel):
+    """An EventBridge event with a parsed detail; `known` is False for detail-types we have no model for.
+    Each source's envelope sets `source`, DETAIL_MODELS and GENERIC_DETAIL (EMR's here, EMR Serverless's in
+    emr_serverless_events)."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+    DETAIL_MODELS: ClassVar[dict[str, type[_Detail]]] = {}
+    GENERIC_DETAIL: ClassVar[type[_Detail]] = _Detail
 
     version: str = "0"
     id: str = Field(pattern=r"^[!-~]{1,128}$")  # EventBridge's ids are UUIDs; printable ASCII, short
     detail_type: str = Field(alias="detail-type", min_length=1)
-    source: Literal["aws.emr"]
+    source: str
     account: str = ""
     time: datetime
     region: str = ""
@@ -185,14 +189,21 @@ class EmrEvent(BaseModel):
 
     @property
     def known(self) -> bool:
-        return self.detail_type in DETAIL_MODELS
+        return self.detail_type in self.DETAIL_MODELS
 
     def parsed(self) -> _Detail:
-        model = DETAIL_MODELS.get(self.detail_type, GenericDetail)
+        model = self.DETAIL_MODELS.get(self.detail_type, self.GENERIC_DETAIL)
         try:
             return model.model_validate(self.detail)
         except ValidationError as exc:
             raise InvalidEvent(f"{self.detail_type} {self.id}: {_short(exc)}") from exc
+
+
+class EmrEvent(EventEnvelope):
+    DETAIL_MODELS: ClassVar[dict[str, type[_Detail]]] = DETAIL_MODELS
+    GENERIC_DETAIL: ClassVar[type[_Detail]] = GenericDetail
+
+    source: Literal["aws.emr"]
 
     @property
     def cluster_id(self) -> str | None:

@@ -6,8 +6,8 @@ order the EMR Serverless user guide gives them ("Job run states", "Application s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Final
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 from emr_autopilot import aws
 
@@ -54,3 +54,32 @@ def job_runs_tagged(application_id: str, key: str, value: str) -> list[JobRunTyp
         if run.get("tags", {}).get(key) == value:
             found.append(run)
     return found
+
+
+def job_run_rank(state: str, attempt: int = 1) -> int:
+    """A job run's state as a number that only grows (the ledger keeps the highest): JOB_RUN_ORDER within an
+    attempt, and any state of a later attempt above every state of an earlier one (with a retry policy, attempt
+    n + 1 runs after attempt n FAILED). An unknown state is 0: kept in the timeline, never over a known one."""
+    if state not in JOB_RUN_ORDER:
+        return 0
+    return (max(attempt, 1) - 1) * (len(JOB_RUN_ORDER) + 1) + JOB_RUN_ORDER.index(state) + 1
+
+
+def driver_log_uri(job_run: Mapping[str, Any], name: str = "stderr.gz") -> str | None:
+    """Where EMR Serverless puts the driver's log in S3, or None when the job run logs to no S3 location.
+
+    <logUri>/applications/<app>/jobs/<job run>/SPARK_DRIVER/<name> (EMR Serverless User Guide, "Getting started",
+    "Review output": the driver's stdout.gz is there; stderr.gz sits beside it). With a retry policy each attempt
+    writes under .../jobs/<job run>/attempts/<n>/ (shared reference serverless-eks-facts.md §2a). HIVE_DRIVER for
+    Hive job runs is inferred from the worker type's name.
+    """
+    overrides = job_run.get("configurationOverrides") or {}
+    s3 = (overrides.get("monitoringConfiguration") or {}).get("s3MonitoringConfiguration") or {}
+    log_uri = s3.get("logUri")
+    if not log_uri:
+        return None
+    parts = [log_uri.rstrip("/"), "applications", job_run["applicationId"], "jobs", job_run["jobRunId"]]
+    if job_run.get("retryPolicy"):
+        parts += ["attempts", str(job_run.get("attempt") or 1)]
+    driver = "HIVE_DRIVER" if "hive" in (job_run.get("jobDriver") or {}) else "SPARK_DRIVER"
+    return "/".join([*parts, driver, name])

@@ -1,4 +1,5 @@
-"""Checks of a valid job against what AWS will do with it: the EMR requests a run sends, and its trigger buckets.
+"""Checks of a valid job against what AWS will do with it: the EMR (or EMR Serverless) requests a run sends,
+and its trigger buckets.
 
 The job models (emr_autopilot.jobs) check each field; these checks need a rendering of the whole job and the
 stack's view, so `jobs validate` and `jobs deploy` run them before anything changes. Problems are
@@ -11,9 +12,16 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from emr_autopilot.emr_requests import RequestProblem, check_add_step, check_create_cluster
+from emr_autopilot.emr_requests import RequestProblem, check_add_step, check_create_cluster, check_request
 from emr_autopilot.jobs import JobDefinition
 from emr_autopilot.runs import StackContext, Trigger, build_run_input, execution_name
+from emr_autopilot.serverless_runs import (
+    SERVICE,
+    ServerlessNotDeployed,
+    api_params,
+    build_serverless_run_input,
+    create_application_request,
+)
 
 # A run's cluster does not exist before it is created; addStep needs some id to be checked at all.
 _EXAMPLE_CLUSTER_ID = "j-EXAMPLE0000000"
@@ -61,6 +69,8 @@ def example_context(region: str = "us-east-1") -> StackContext:
         notification_topic_arn=f"arn:aws:sns:{region}:{account}:emr-autopilot-NotificationTopic",
         emr_service_role="EMR_DefaultRole",
         emr_instance_profile="EMR_EC2_DefaultRole",
+        serverless_state_machine_arn=f"arn:aws:states:{region}:{account}:stateMachine:emr-autopilot-ServerlessPipeline",
+        serverless_execution_role_arn=f"arn:aws:iam::{account}:role/emr-autopilot-ServerlessExecutionRole",
     )
 
 
@@ -78,7 +88,10 @@ def representative_trigger(job: JobDefinition, context: StackContext) -> Trigger
 
 def request_problems(job: JobDefinition, context: StackContext) -> list[str]:
     """The job's rendered createCluster request and each addStep request, against EMR's API model and the
-    Step Functions createCluster rules (emr_autopilot.emr_requests): what EMR would refuse at run time."""
+    Step Functions createCluster rules (emr_autopilot.emr_requests): what EMR would refuse at run time.
+    A serverless job: serverless_request_problems."""
+    if job.compute == "emr-serverless":
+        return serverless_request_problems(job, context)
     trigger = representative_trigger(job, context)
     run_input = build_run_input(job, trigger, context, execution_name(job, trigger))
     lines = [_cluster_line(problem) for problem in check_create_cluster(run_input["cluster_request"])]
@@ -96,7 +109,7 @@ def _field_for(path: str, fields: dict[str, str]) -> str | None:
     """The job field a request member comes from: the longest member the path starts with."""
     bare = re.sub(r"\[\d+\]", "", path)
     for member in sorted(fields, key=len, reverse=True):
-        if bare == member or bare.startswith(member + "."):
+        if bare == member or bare.startswith((member + ".", member + "[", member + " key")):  # [" key"]: a map
             index = re.match(re.escape(member) + r"\[(\d+)\]", path) if member in _SAME_INDEX else None
             return fields[member] + (f".{index.group(1)}" if index else "")
     return None
@@ -112,6 +125,75 @@ def _step_line(index: int, problem: RequestProblem) -> str:
     field = _field_for(problem.path, _STEP_FIELDS)
     member = problem.path.removeprefix("Step.") if problem.path else "the step"
     return f"steps.{index}{'.' + field if field else ''}: EMR would refuse this step: {member} {problem.problem}"
+
+
+# A managed application has no id before `jobs deploy` creates it; StartJobRun needs one to be checked at all.
+_EXAMPLE_APPLICATION_ID = "00example0000000"
+
+# StartJobRun members (camelCase, as the model names them), as the job file names what renders to them.
+_JOB_RUN_FIELDS = {
+    "applicationId": "serverless.application_id",
+    "executionRoleArn": "serverless.execution_role",
+    "name": "name",
+    "tags": "serverless.tags",
+    "executionTimeoutMinutes": "timeout",
+    "configurationOverrides.monitoringConfiguration": "serverless.logs",
+    "jobDriver.sparkSubmit.entryPoint": "script",
+    "jobDriver.sparkSubmit.entryPointArguments": "args",
+    "jobDriver.sparkSubmit.sparkSubmitParameters": "spark_args",
+    "jobDriver.hive.query": "query",
+    "jobDriver.hive.initQueryFile": "init_file",
+    "jobDriver.hive.parameters": "parameters",
+}
+# Members read from the job, not the step: their line names the job's field, not steps.N.<field>.
+_JOB_LEVEL = ("serverless.", "name")
+_APPLICATION_FIELDS = {
+    "name": "name",
+    "releaseLabel": "serverless.application.release_label",
+    "architecture": "serverless.application.architecture",
+    "initialCapacity": "serverless.application.initial_capacity",
+    "maximumCapacity": "serverless.application.maximum_capacity",
+    "autoStartConfiguration": "serverless.application.auto_start",
+    "autoStopConfiguration": "serverless.application.auto_stop",
+    "networkConfiguration": "serverless.application.network",
+    "tags": "serverless.application.tags",
+    "type": "steps",
+}
+
+
+def serverless_request_problems(job: JobDefinition, context: StackContext) -> list[str]:
+    """A serverless job's StartJobRun requests (as the state machine sends them, turned into the API's form by
+    the service model) and its managed application's CreateApplication, against EMR Serverless's API model."""
+    assert job.serverless is not None
+    trigger = representative_trigger(job, context)
+    application_id = job.serverless.application_id or _EXAMPLE_APPLICATION_ID
+    try:
+        run_input = build_serverless_run_input(job, trigger, context, execution_name(job, trigger), application_id)
+    except ServerlessNotDeployed as exc:
+        return [f"compute: read 'emr-serverless': {exc}"]
+    lines = []
+    if job.serverless.application is not None:
+        request = {**create_application_request(job), "clientToken": "validate"}
+        lines += [_application_line(problem) for problem in check_request("CreateApplication", request, SERVICE)]
+    for index, job_run in enumerate(run_input["job_runs"]):
+        params = api_params("StartJobRun", job_run["Request"])
+        lines += [_job_run_line(index, problem) for problem in check_request("StartJobRun", params, SERVICE)]
+    return list(dict.fromkeys(lines))  # a job-level problem is found once per step: say it once
+
+
+def _application_line(problem: RequestProblem) -> str:
+    field = _field_for(problem.path, _APPLICATION_FIELDS) or "serverless.application"
+    where = f"CreateApplication {problem.path}" if problem.path else "the CreateApplication request"
+    return f"{field}: EMR Serverless would refuse the application this job creates: {where} {problem.problem}"
+
+
+def _job_run_line(index: int, problem: RequestProblem) -> str:
+    field = _field_for(problem.path, _JOB_RUN_FIELDS)
+    where = f"StartJobRun {problem.path}" if problem.path else "the StartJobRun request"
+    if field is not None and field.startswith(_JOB_LEVEL):
+        return f"{field}: EMR Serverless would refuse this job's job runs: {where} {problem.problem}"
+    step_field = f"steps.{index}{'.' + field if field else ''}"
+    return f"{step_field}: EMR Serverless would refuse this job run: {where} {problem.problem}"
 
 
 def trigger_bucket_problems(job: JobDefinition, notified: Iterable[str], context: StackContext) -> list[str]:

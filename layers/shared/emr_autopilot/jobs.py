@@ -2,230 +2,54 @@
 
 A job is one YAML file under jobs/. It is validated here, in the CLI, in
 `jobs deploy` and again by the run starter when it loads the catalog, so an
-invalid definition never reaches EMR.
+invalid definition never reaches EMR. A job runs on a transient EMR cluster (compute: emr-ec2, the
+cluster's model is here) or on EMR Serverless (compute: emr-serverless, emr_autopilot.serverless_jobs).
 """
 
 import re
-import string
 from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple, Self
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
-    ValidatorFunctionWrapHandler,
-    WrapValidator,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
 # Durations have a module of their own (the idle reaper needs them, not the job models); callers may
 # keep importing them from here.
 from emr_autopilot.durations import Duration, format_duration, parse_duration  # noqa: F401
-from emr_autopilot.errors import JobDefinitionError
-from emr_autopilot.s3_uris import bucket_problem, s3_uri_problem
-from emr_autopilot.schedules import check_schedule
+from emr_autopilot.errors import CatalogNotDeployed, JobDefinitionError
 
-# Placeholders a step arg, output URI or bootstrap arg may use.
-PLACEHOLDERS = frozenset(
-    {
-        "input_uri",
-        "output_uri",
-        "run_id",
-        "run_date",
-        "job_name",
-        "artifacts_uri",
-        "landing_bucket",
-        "curated_bucket",
-        "artifacts_bucket",
-        "region",
-    }
+# The field types both job models share; re-exported, so callers may keep importing them from here.
+from emr_autopilot.job_fields import (  # noqa: F401
+    _DURATION_HINT,
+    PLACEHOLDERS,
+    IdleTimeout,
+    Location,
+    PropertyValue,
+    RunTimeout,
+    StepTimeout,
+    Templated,
+    TemplatedArg,
+    _braced,
+    _check_bucket,
+    _check_log_uri,
+    _check_no_placeholders,
+    _check_templated_uri,
+    _FieldError,
+    _Model,
+    _shown,
+    placeholders_in,
 )
-
-
-# What each placeholder looks like in a run, to check what a templated value renders to.
-_EXAMPLE_VALUES = {
-    "input_uri": "s3://example-landing/inspections/latest.csv",
-    "output_uri": "s3://example-curated/job/2026-01-31/run/",
-    "run_id": "job-manual-20260131T060000Z-0a1b2c",
-    "run_date": "2026-01-31",
-    "job_name": "job",
-    "artifacts_uri": "s3://example-artifacts/jobs/",
-    "landing_bucket": "example-landing",
-    "curated_bucket": "example-curated",
-    "artifacts_bucket": "example-artifacts",
-    "region": "us-east-1",
-}
-_BUCKET_PLACEHOLDERS = "{curated_bucket}, {landing_bucket} or {artifacts_bucket}"
-
-
-class _FieldError(ValueError):
-    """A model-level problem that belongs to one field below the model (e.g. "instance_fleets")."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def placeholders_in(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
-
-
-def _braced(names: set[str] | frozenset[str]) -> str:
-    return ", ".join("{" + name + "}" for name in sorted(names))
-
-
-def _check_placeholders(text: str) -> str:
-    try:
-        unknown = placeholders_in(text) - PLACEHOLDERS
-    except ValueError:  # unbalanced braces
-        raise ValueError(
-            f"read {text!r}: a '{{' or '}}' without its pair. Allowed: placeholders such as {{run_id}}; "
-            "write {{ or }} for a literal brace"
-        ) from None
-    if unknown:
-        import difflib
-
-        guesses = [difflib.get_close_matches(name, PLACEHOLDERS, n=1) for name in sorted(unknown)]
-        hint = "".join(f"; did you mean {{{g[0]}}}?" for g in guesses if g)
-        raise ValueError(
-            f"read {text!r}: unknown placeholder {_braced(unknown)}{hint or '.'} Allowed: {_braced(PLACEHOLDERS)}"
-        )
-    try:  # a format spec or conversion ("{run_date:%Y}") would only fail when a run is rendered
-        text.format_map(dict.fromkeys(PLACEHOLDERS, "x"))
-    except (ValueError, KeyError, IndexError, AttributeError):
-        raise ValueError(
-            f"read {text!r}: it cannot be rendered: a format spec or conversion (':' or '!' after the name) "
-            "does not fit a text value. Allowed: the placeholder alone, e.g. {run_date}"
-        ) from None
-    return text
-
-
-def _check_arg(text: str) -> str:
-    """An arg that starts like an S3 URI must be one once rendered: EMR would read 's3:/x' as a local path."""
-    if re.match(r"(?i)s3:", text) and (problem := s3_uri_problem(text.format_map(_EXAMPLE_VALUES))):
-        raise ValueError(
-            f"read {text!r}: {problem}. Allowed: s3://<bucket>/<key>, where the bucket is a name or "
-            f"{_BUCKET_PLACEHOLDERS}; e.g. s3://{{curated_bucket}}/{{job_name}}/"
-        )
-    return text
-
-
-def _check_no_placeholders(text: str | None, forbidden: set[str], field: str) -> str | None:
-    # Rendering fills input_uri, then output_uri, in that order; a value cannot use what is not yet known.
-    used = placeholders_in(text) & forbidden if text else set()
-    if used:
-        allowed = _braced(PLACEHOLDERS - forbidden)
-        raise ValueError(f"read {text!r}: {field} cannot use {_braced(used)} (not known yet). Allowed: {allowed}")
-    return text
-
-
-def _check_templated_uri(text: str | None, field: str, example: str) -> str | None:
-    """A templated value that must render to an s3:// URI (output_uri, schedule_input_uri)."""
-    if text is None:
-        return None
-    problem = s3_uri_problem(text.format_map(_EXAMPLE_VALUES))
-    if problem:
-        raise ValueError(
-            f"read {text!r}: {problem}. Allowed: s3://<bucket>/<prefix>, where the bucket is a name or "
-            f"{_BUCKET_PLACEHOLDERS}; e.g. {field}: {example}"
-        )
-    return text
-
-
-def _check_location(value: str) -> str:
-    if re.match(r"(?i)s3[an]?:", value):
-        problem = s3_uri_problem(value, needs_key=True)
-        if problem:
-            raise ValueError(
-                f"read {value!r}: {problem}. Allowed: s3://<bucket>/<key> of the file, or a path relative to jobs/; "
-                "e.g. s3://my-bucket/scripts/run.py or my_job/run.py"
-            )
-        return value
-    path = PurePosixPath(value)
-    if path.is_absolute() or ".." in path.parts or "\\" in value or "://" in value:
-        raise ValueError(
-            f"read {value!r}: not inside jobs/. Allowed: an s3:// URI, or a path relative to jobs/ "
-            "(no leading '/', no '..', no '\\'); e.g. my_job/run.py"
-        )
-    return value
-
-
-def _check_log_uri(value: str | None) -> str | None:
-    problem = s3_uri_problem(value) if value is not None else None
-    if problem:
-        raise ValueError(
-            f"read {value!r}: {problem}. Allowed: an s3:// URI (no placeholders); e.g. log_uri: s3://my-logs-bucket/emr/"
-        )
-    return value
-
-
-def _check_bucket(value: str) -> str:
-    problem = None if value == "landing" else bucket_problem(value)
-    if problem:
-        raise ValueError(
-            f"read {value!r}: not a bucket name: {problem}. Allowed: landing (the stack's landing bucket) "
-            "or the name of a bucket the stack listens on; e.g. bucket: landing"
-        )
-    return value
-
-
-def _duration_between(low: timedelta, high: timedelta | None, field: str, example: str, why: str = "") -> Any:
-    """A duration within [low, high]; the message says how a bare number was read."""
-
-    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> timedelta:
-        try:
-            parsed: timedelta = handler(value)
-        except OverflowError:  # a number of seconds beyond what a timedelta holds
-            message = f"read {_shown(value)}: far too long. Allowed: {_DURATION_HINT}; e.g. {field}: {example}"
-            raise ValueError(message) from None
-        if low <= parsed and (high is None or parsed <= high):
-            return parsed
-        bare = isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit())
-        read = f"read {value!r}" if isinstance(value, str) else f"read {value}"
-        if bare:
-            read += f": a number without a unit is seconds, so {format_duration(parsed)}"
-        elif parsed.total_seconds() < 0:
-            read += ": a negative duration"
-        else:
-            read += f", which is {format_duration(parsed)}"
-        limit = f"{format_duration(low)} to {format_duration(high)}" if high else f"at least {format_duration(low)}"
-        raise ValueError(f"{read}. Allowed: {limit}{why}; e.g. {field}: {example}")
-
-    return WrapValidator(check)
-
-
-def _property_value(value: Any) -> Any:
-    # EMR configuration properties are strings; YAML reads `enabled: true` or `instances: 4` as bool/int.
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return value
-
-
-Templated = Annotated[str, BeforeValidator(lambda v: _check_placeholders(v) if isinstance(v, str) else v)]
-TemplatedArg = Annotated[Templated, AfterValidator(_check_arg)]
-# A location: an s3:// URI, or a path relative to jobs/ that `jobs deploy` uploads.
-Location = Annotated[str, Field(min_length=1), AfterValidator(_check_location)]
-PropertyValue = Annotated[str, BeforeValidator(_property_value)]
-# EMR's AutoTerminationPolicy IdleTimeout: 60 to 604800 seconds (RunJobFlow API reference).
-IdleTimeout = Annotated[
-    Duration, _duration_between(timedelta(minutes=1), timedelta(days=7), "idle_timeout", "30m", " (EMR's range)")
-]
-RunTimeout = Annotated[Duration, _duration_between(timedelta(minutes=5), timedelta(days=7), "run_timeout", "2h")]
-StepTimeout = Annotated[Duration, _duration_between(timedelta(minutes=1), None, "timeout", "30m")]
-
-
-class _Model(BaseModel):
-    # defer_build: only the run starter validates job definitions; other importers skip the cost.
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
+from emr_autopilot.schedules import check_schedule
+from emr_autopilot.serverless_jobs import DeployedApplication, ServerlessSpec, check_target
 
 
 class S3Trigger(_Model):
@@ -451,7 +275,7 @@ def _release_tuple(label: str) -> tuple[int, ...]:
 
 class Step(_Model):
     name: str = Field(min_length=1, max_length=256)
-    type: Literal["spark-submit", "script", "command"]
+    type: Literal["spark-submit", "script", "command", "hive"]
     script: Location | None = Field(
         default=None, description="spark-submit application or script to run: s3:// or relative to jobs/."
     )
@@ -464,9 +288,31 @@ class Step(_Model):
         description="Do not run this step (on AWS or locally): an echo stands in for it and the run is "
         "reported SIMULATED. For trying a pipeline whose step this machine cannot run (hive, hadoop jar).",
     )
+    # hive steps (EMR Serverless only): the query file, an init file run before it, and Hive CLI parameters.
+    query: Location | None = None
+    init_file: Location | None = None
+    parameters: list[TemplatedArg] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _without_hive_fields(self, handler: Any) -> Any:
+        # Other steps are written as before hive steps existed, so a catalog of them reads the same everywhere.
+        data = handler(self)
+        if self.type != "hive" and isinstance(data, dict):
+            for key in _HIVE_FIELDS:
+                data.pop(key, None)
+        return data
 
     @model_validator(mode="after")
     def _shape(self) -> Self:
+        if self.type == "hive":
+            return self._hive_shape()
+        used = [key for key in _HIVE_FIELDS if getattr(self, key)]
+        if used:
+            raise _FieldError(
+                used[0],
+                f"read {used[0]} on a {self.type} step: query, init_file and parameters belong to hive steps. "
+                "Allowed: type hive, or the values in args",
+            )
         if self.type in ("spark-submit", "script") and not self.script:
             example = "my_job/app.py" if self.type == "spark-submit" else "my_job/run.sh"
             raise _FieldError(
@@ -495,6 +341,26 @@ class Step(_Model):
             )
         return self
 
+    def _hive_shape(self) -> Self:
+        if not self.query:
+            raise _FieldError(
+                "query",
+                "missing: a hive step needs 'query' (its query file). Allowed: an s3:// URI or a path relative to "
+                "jobs/; e.g. query: my_job/query.sql",
+            )
+        for key in ("script", "spark_args", "args"):
+            if getattr(self, key):
+                raise _FieldError(
+                    key,
+                    f"read {key} on a hive step: a hive step runs its query file; Hive settings go in parameters. "
+                    "Allowed: query, init_file and parameters; e.g. parameters: [--hiveconf, "
+                    "hive.exec.scratchdir=s3://{curated_bucket}/hive/scratch]",
+                )
+        return self
+
+
+_HIVE_FIELDS = ("query", "init_file", "parameters")
+
 
 class JobDefinition(_Model):
     name: str = Field(
@@ -503,7 +369,13 @@ class JobDefinition(_Model):
     )
     description: str = ""
     triggers: Triggers = Field(default_factory=Triggers)
-    cluster: ClusterSpec
+    compute: Literal["emr-ec2", "emr-serverless"] = Field(
+        default="emr-ec2", description="Where runs happen: a transient EMR cluster, or EMR Serverless."
+    )
+    cluster: ClusterSpec | None = Field(default=None, description="Required for emr-ec2; refused for emr-serverless.")
+    serverless: ServerlessSpec | None = Field(
+        default=None, description="Required for emr-serverless; refused for emr-ec2."
+    )
     steps: list[Step] = Field(min_length=1, max_length=256)
     output_uri: Templated = "s3://{curated_bucket}/{job_name}/{run_date}/{run_id}/"
     run_timeout: RunTimeout = Field(default=timedelta(hours=2))
@@ -520,6 +392,37 @@ class JobDefinition(_Model):
         _check_no_placeholders(value, {"output_uri"}, "output_uri")
         _check_templated_uri(value, "output_uri", "s3://{curated_bucket}/{job_name}/{run_date}/{run_id}/")
         return value
+
+    @model_serializer(mode="wrap")
+    def _only_its_target(self, handler: Any) -> Any:
+        # An EC2 job is written as before serverless jobs existed, so its catalog entry (and the plan's
+        # comparison with it) reads the same; each job carries only its own target's section.
+        data = handler(self)
+        if isinstance(data, dict):
+            if self.compute == "emr-ec2":
+                data.pop("compute", None)
+                data.pop("serverless", None)
+            else:
+                data.pop("cluster", None)
+                # Cluster-only step fields stay unset, so the catalog reads back as the file did (check_target
+                # refuses them when set).
+                for step in data.get("steps", []):
+                    if isinstance(step, dict):
+                        step.pop("action_on_failure", None)
+                        step.pop("simulate", None)
+        return data
+
+    @model_validator(mode="after")
+    def _target(self) -> Self:
+        check_target(self)
+        return self
+
+    @property
+    def ec2_cluster(self) -> ClusterSpec:
+        """The cluster of an emr-ec2 job; ValueError for a serverless job, which has none."""
+        if self.cluster is None:
+            raise ValueError(f"job {self.name!r} runs on EMR Serverless (compute: {self.compute}): it has no cluster")
+        return self.cluster
 
     @model_validator(mode="after")
     def _timeouts(self) -> Self:
@@ -539,9 +442,15 @@ class JobDefinition(_Model):
 
     def _local_file_fields(self) -> list[tuple[str, str]]:
         """(field, path) for every location that is a path relative to jobs/."""
-        fields = [(f"steps.{i}.script", step.script) for i, step in enumerate(self.steps) if step.script] + [
+        fields = [
+            (f"steps.{i}.{key}", path)
+            for i, step in enumerate(self.steps)
+            for key in ("script", "query", "init_file")
+            if (path := getattr(step, key))
+        ]
+        fields += [
             (f"cluster.bootstrap_actions.{i}.path", action.path)
-            for i, action in enumerate(self.cluster.bootstrap_actions)
+            for i, action in enumerate(self.cluster.bootstrap_actions if self.cluster else [])
         ]
         return [(field, path) for field, path in fields if not path.startswith("s3://")]
 
@@ -550,6 +459,31 @@ class JobCatalog(_Model):
     """What `jobs deploy` uploads and the run starter reads."""
 
     jobs: list[JobDefinition]
+    # Job name -> the managed application `jobs deploy` created for it (jobs with serverless.application).
+    applications: dict[str, DeployedApplication] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_applications(self, handler: Any) -> Any:
+        # A catalog without serverless applications reads as before they existed (an older run starter takes it).
+        data = handler(self)
+        if not self.applications and isinstance(data, dict):
+            data.pop("applications", None)
+        return data
+
+    def application_id(self, job: JobDefinition) -> str | None:
+        """The application a serverless job runs on (None for an EC2 job); CatalogNotDeployed when its managed
+        application is not in the catalog (the jobs were not deployed with `jobs deploy`)."""
+        if job.serverless is None:
+            return None
+        if job.serverless.application_id:
+            return job.serverless.application_id
+        deployed = self.applications.get(job.name)
+        if deployed is None:
+            raise CatalogNotDeployed(
+                f"job {job.name!r} runs on a managed EMR Serverless application, and the deployed catalog has none "
+                "for it; run `emr-autopilot jobs deploy`, which creates it"
+            )
+        return deployed.application_id
 
     @model_validator(mode="after")
     def _unique(self) -> Self:
@@ -584,7 +518,22 @@ _HINTS: dict[str, tuple[str, str]] = {
     "instance_count": ("a whole number from 1 to 500", "instance_count: 2"),
     "steps": ("a list of 1 to 256 steps", "steps: [{name: count, type: spark-submit, script: my_job/app.py}]"),
     "cluster": ("the cluster's settings", "cluster: {release_label: emr-7.5.0, instance_groups: [...]}"),
-    "type": ("spark-submit, script or command", "type: spark-submit"),
+    "type": ("spark-submit, script or command (emr-ec2); spark-submit or hive (emr-serverless)", "type: spark-submit"),
+    "serverless.application_id": (
+        "the id of an EMR Serverless application (0-9, a-z)",
+        "application_id: 00fabc123example",
+    ),
+    "serverless.execution_role": (
+        "an IAM role ARN",
+        "execution_role: arn:aws:iam::123456789012:role/emr-autopilot-serverless-jobs",
+    ),
+    "serverless.logs.cloudwatch_log_group": ("a log group name", "cloudwatch_log_group: /emr-autopilot/jobs"),
+    "subnet_ids": ("a list of subnet ids", "subnet_ids: [subnet-0a1b2c3d]"),
+    "security_group_ids": ("a list of security group ids", "security_group_ids: [sg-0a1b2c3d]"),
+    "concurrency": ("a whole number from 1 to 256", "concurrency: 1"),
+    "count": ("a whole number of 1 or more", "count: 2"),
+    "query": ("an s3:// URI or a path relative to jobs/", "query: my_job/query.sql"),
+    "init_file": ("an s3:// URI or a path relative to jobs/", "init_file: my_job/init.sql"),
     "role": ("MASTER, CORE or TASK", "role: MASTER"),
     "applications": ("a list of EMR application names", "applications: [Hadoop, Spark]"),
     "args": ("a list of words", "args: [--input, '{input_uri}']"),
@@ -602,9 +551,6 @@ _HINTS: dict[str, tuple[str, str]] = {
     "script": ("an s3:// URI or a path relative to jobs/", "script: my_job/app.py"),
     "path": ("an s3:// URI or a path relative to jobs/", "path: my_job/bootstrap.sh"),
 }
-_DURATION_HINT = (
-    "a number and a unit s, m, h or d (90s, 30m, 2h, 1d), ISO 8601 (PT1H30M), HH:MM:SS, or a number of seconds"
-)
 _DURATION_FIELDS = {"timeout": "30m", "run_timeout": "2h", "idle_timeout": "30m"}
 _TYPE_WORDS = {
     "string_type": "text",
@@ -621,20 +567,6 @@ _TYPE_WORDS = {
     "model_attributes_type": "a mapping of fields (key: value lines)",
 }
 _BOUNDS = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value if len(value) <= 80 else value[:77] + "...")
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return str(value)[:80]
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

@@ -7,13 +7,18 @@ Keys (single-table design):
 - ``pk=CLUSTER#<id>, sk=EVENT#<time>#<id>`` a timeline entry (expires after the TTL)
 - ``pk=CLUSTER#<id>, sk=DECISION#<time>#<kind>`` a decision about the cluster (e.g. the reaper's)
 - ``gsi1pk=RUNS, gsi1sk=<created time>#<cluster id>`` on META items: runs by time, newest first
+- ``cost_usd`` (absent when unknown), ``cost_label``, ``cost_detail`` on a finished run's META (and a serverless
+  job run's JOBRUN item): its cost ESTIMATE (emr_autopilot.run_costs; record_cost)
 
 States only move forward: an event that arrives late (RUNNING after TERMINATED) is kept in the
 timeline but never overwrites a terminal state.
+
+EMR Serverless runs (``pk=RUN#<run id>``: META, ``JOBRUN#<job run id>``, ``EVENT#``) and applications
+(``pk=APPLICATION#<id>``): see "EMR Serverless runs" below.
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -183,6 +188,24 @@ def record_decision(table_name: str, cluster_id: str, kind: str, detail: dict[st
     )
 
 
+def record_cost(table_name: str, pk: str, fields: Mapping[str, Any], sk: str = "META") -> None:
+    """Set a run's cost fields (run_costs.cost_fields) on an item that exists; cost_usd None removes it."""
+    table = _table(table_name)
+    values = {f":{name}": value for name, value in fields.items() if value is not None}
+    sets = [f"{name} = :{name}" for name in fields if fields[name] is not None]
+    removes = [name for name in fields if fields[name] is None]
+    expression = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(removes) if removes else "")
+    try:
+        table.update_item(
+            Key={"pk": pk, "sk": sk},
+            UpdateExpression=expression.strip(),
+            ConditionExpression="attribute_exists(pk)",  # never create a bare item holding only a cost
+            **({"ExpressionAttributeValues": values} if values else {}),
+        )
+    except table.meta.client.exceptions.ConditionalCheckFailedException:
+        return
+
+
 def get_cluster(table_name: str, cluster_id: str) -> dict[str, Any] | None:
     item = _table(table_name).get_item(Key={"pk": f"CLUSTER#{cluster_id}", "sk": "META"}).get("Item")
     return dict(item) if item else None
@@ -227,3 +250,252 @@ def list_runs(table_name: str, since: datetime | None = None) -> Iterator[dict[s
 
 def find_by_run_id(table_name: str, run_id: str) -> list[dict[str, Any]]:
     return [item for item in list_runs(table_name) if item.get("run_id") == run_id]
+
+
+# -- EMR Serverless runs ----------------------------------------------------------------------------------
+# A serverless run is one ledger run, listed by list_runs beside the clusters:
+# - ``pk=RUN#<run id>, sk=META``  compute=emr-serverless, application_id, job, run_id, execution_arn, state
+#   (RUNNING while any of its job runs has not ended, else FAILED if one failed, else CANCELLED if one was
+#   cancelled, else SUCCESS), created_at, updated_at, ended_at, version, gsi1pk=RUNS,
+#   gsi1sk=<created time>#<run id>, and cost_usd / cost_label / cost_detail: the sum of its job runs' costs
+#   (run_costs.serverless_run_total), set once a job run ended
+# - ``pk=RUN#<run id>, sk=JOBRUN#<job run id>``  a job run, with the names STEP items use where they mean the
+#   same (step_name = the job run's name, state, started_at, ended_at, failure_reason = stateDetails, log_file =
+#   the driver's stderr), plus application_id, job_run_id, attempt, duration_seconds, total_resource_utilization
+#   and billed_resource_utilization ({vCPUHour, memoryGBHour, storageGBHour}), utilization_final; once it ended
+#   with billedResourceUtilization, architecture (the application's) and cost_usd / cost_label / cost_detail
+# - ``pk=RUN#<run id>, sk=EVENT#<time>#<id>``  a timeline entry, as for clusters
+# - ``pk=APPLICATION#<id>, sk=EVENT#<time>#<id>``  an application's state changes
+# - ``pk=APPLICATION#<id>, sk=JOBRUN#<job run id>``  a job run without the emr-autopilot:run-id tag (not the
+#   tool's, or one EMR Serverless no longer knows): recorded with its application, never in the runs list
+# The run id and job come from the job run's tags (GetJobRun); the events do not carry them.
+# A JOBRUN item's state only moves forward (its rank grows with the attempt: emr_serverless.job_run_rank). The
+# run's META state is derived from its JOBRUN items, not ranked: a run whose first step succeeded goes back to
+# RUNNING when its next step's job run is submitted (until then it reads SUCCESS: the ledger cannot know how
+# many steps are still to come; the state machine's execution is what says the run ended).
+SERVERLESS_COMPUTE = "emr-serverless"
+_META_ATTEMPTS = 8
+
+
+def serverless_partition(application_id: str, run_id: str | None) -> str:
+    """The partition a job run's items go to: its run's, or its application's when it has no run id tag."""
+    return f"RUN#{run_id}" if run_id else f"APPLICATION#{application_id}"
+
+
+class JobRunChange(NamedTuple):
+    application_id: str
+    job_run_id: str
+    state: str
+    at: datetime
+    attempt: int = 1
+    name: str | None = None
+    run_id: str | None = None
+    failure_reason: str | None = None  # GetJobRun stateDetails
+    log_file: str | None = None  # s3:// URI of the driver's stderr
+    duration_seconds: int | None = None  # GetJobRun totalExecutionDurationSeconds
+    total: dict[str, float] | None = None  # GetJobRun totalResourceUtilization
+    billed: dict[str, float] | None = None  # GetJobRun billedResourceUtilization
+    architecture: str | None = None  # the application's, as the cost was priced
+    cost: Mapping[str, Any] | None = None  # run_costs.cost_fields of the ended job run
+
+
+def _utilization(value: dict[str, float]) -> dict[str, Decimal]:
+    return {key: Decimal(str(amount)) for key, amount in value.items()}
+
+
+def record_job_run_change(table_name: str, change: JobRunChange) -> dict[str, Any] | None:
+    """Upsert the job run; returns the item, or None when the ledger already holds a later state or attempt."""
+    from emr_autopilot import emr_serverless  # only the serverless reactions need it
+
+    rank = emr_serverless.job_run_rank(change.state, change.attempt)
+    extra: dict[str, tuple[str, Any]] = {"attempt": ("attempt = :attempt", change.attempt)}
+    if change.state == "RUNNING":
+        extra["started"] = ("started_at = if_not_exists(started_at, :started)", _iso(change.at))
+    if change.state in emr_serverless.JOB_RUN_ENDED:
+        extra["ended"] = ("ended_at = :ended", _iso(change.at))
+    if change.duration_seconds is not None:
+        extra["duration"] = ("duration_seconds = :duration", change.duration_seconds)
+    if change.total is not None:
+        extra["total"] = ("total_resource_utilization = :total", _utilization(change.total))
+    if change.billed is not None:
+        extra["billed"] = ("billed_resource_utilization = :billed", _utilization(change.billed))
+    for name, value in (change.cost or {}).items():
+        if value is not None:
+            extra[name] = (f"{name} = :{name}", value)
+    fields = {
+        "application_id": change.application_id,
+        "job_run_id": change.job_run_id,
+        "step_name": change.name,
+        "failure_reason": change.failure_reason,
+        "log_file": change.log_file,
+        "architecture": change.architecture,
+    }
+    key = {"pk": serverless_partition(change.application_id, change.run_id), "sk": f"JOBRUN#{change.job_run_id}"}
+    return _forward_update(table_name, key, change.state, rank, change.at, fields, extra)
+
+
+class UtilizationUpdate(NamedTuple):
+    application_id: str
+    job_run_id: str
+    run_id: str | None
+    attempt: int
+    at: datetime  # calculatedTo, else the event's time
+    total: dict[str, float]
+    billed: dict[str, float]
+    final: bool
+
+
+def record_job_run_utilization(table_name: str, update: UtilizationUpdate) -> bool:
+    """Set the job run's totals so far; False when a later update (or the final one) is already there."""
+    table = _table(table_name)
+    condition = "attribute_not_exists(utilization_final)"
+    if not update.final:
+        condition += " AND (attribute_not_exists(utilization_at) OR utilization_at <= :at)"
+    try:
+        table.update_item(
+            Key={"pk": serverless_partition(update.application_id, update.run_id), "sk": f"JOBRUN#{update.job_run_id}"},
+            UpdateExpression="SET total_resource_utilization = :total, billed_resource_utilization = :billed, "
+            "utilization_at = :at, application_id = :app, job_run_id = :jr, utilization_attempt = :attempt"
+            + (", utilization_final = :final" if update.final else ""),
+            ConditionExpression=condition,
+            ExpressionAttributeValues={
+                ":total": _utilization(update.total),
+                ":billed": _utilization(update.billed),
+                ":at": _iso(update.at),
+                ":app": update.application_id,
+                ":jr": update.job_run_id,
+                ":attempt": update.attempt,
+                **({":final": True} if update.final else {}),
+            },
+        )
+    except table.meta.client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def serverless_run_state(job_run_states: list[str]) -> str:
+    """A run's state from its job runs' (see the key layout above)."""
+    from emr_autopilot import emr_serverless
+
+    if not job_run_states or any(state not in emr_serverless.JOB_RUN_ENDED for state in job_run_states):
+        return "RUNNING"
+    for state in ("FAILED", "CANCELLED"):
+        if state in job_run_states:
+            return state
+    return "SUCCESS"
+
+
+class ServerlessRun(NamedTuple):
+    run_id: str
+    application_id: str
+    at: datetime
+    job: str | None = None
+    execution_arn: str | None = None
+
+
+def refresh_serverless_run(table_name: str, run: ServerlessRun) -> dict[str, Any]:
+    """Upsert the run's META with the state its job runs give. Optimistic locking (a version number) makes the
+    last write one that saw every job run recorded before it, whatever the order concurrent events come in."""
+    table = _table(table_name)
+    key = {"pk": f"RUN#{run.run_id}", "sk": "META"}
+    for _ in range(_META_ATTEMPTS):
+        meta = table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
+        version = int(meta.get("version", 0))
+        # A job run whose utilization came before its first state change has no state yet: not ended.
+        job_runs = _job_run_items(table, run.run_id)
+        state = serverless_run_state([str(item.get("state", "")) for item in job_runs])
+        cost = _serverless_cost(job_runs)
+        try:
+            response = table.update_item(Key=key, ReturnValues="ALL_NEW", **_meta_update(run, state, version, cost))
+        except table.meta.client.exceptions.ConditionalCheckFailedException:
+            continue  # another event's write came between: read again
+        return dict(response["Attributes"])
+    raise RuntimeError(f"run {run.run_id}: its META kept changing under {_META_ATTEMPTS} attempts")  # Lambda retries
+
+
+def _serverless_cost(job_runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's cost fields: the sum of its job runs' costs, recorded as each ended ({} before any ended)."""
+    from emr_autopilot import emr_serverless, run_costs
+
+    total = run_costs.serverless_run_total(job_runs, emr_serverless.JOB_RUN_ENDED)
+    return run_costs.cost_fields(total) if total else {}
+
+
+def _job_run_items(table: Any, run_id: str) -> list[dict[str, Any]]:
+    return _query_all(
+        table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :jobrun)",
+        ExpressionAttributeValues={":pk": f"RUN#{run_id}", ":jobrun": "JOBRUN#"},
+        ConsistentRead=True,
+    )
+
+
+def _query_all(table: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    page = table.query(**kwargs)
+    items = list(page["Items"])
+    while "LastEvaluatedKey" in page:
+        page = table.query(**kwargs, ExclusiveStartKey=page["LastEvaluatedKey"])
+        items.extend(page["Items"])
+    return items
+
+
+def _meta_update(run: ServerlessRun, state: str, version: int, cost: Mapping[str, Any]) -> dict[str, Any]:
+    at = _iso(run.at)
+    values: dict[str, Any] = {
+        ":state": state,
+        ":at": at,
+        ":compute": SERVERLESS_COMPUTE,
+        ":app": run.application_id,
+        ":run": run.run_id,
+        ":runs": "RUNS",
+        ":gsi1sk": f"{at}#{run.run_id}",
+        ":version": version,
+        ":next": version + 1,
+    }
+    sets = [
+        "#state = :state",
+        "updated_at = :at",
+        "compute = :compute",
+        "application_id = :app",
+        "run_id = :run",
+        "gsi1pk = :runs",
+        # created_at / gsi1sk only on first sight, so the run keeps its place in the list.
+        "created_at = if_not_exists(created_at, :at)",
+        "gsi1sk = if_not_exists(gsi1sk, :gsi1sk)",
+        "version = :next",
+    ]
+    for field, value in (("job", run.job), ("execution_arn", run.execution_arn)):
+        if value:
+            values[f":{field}"] = value
+            sets.append(f"{field} = :{field}")
+    removes = [] if state != "RUNNING" else ["ended_at"]
+    if not removes:
+        sets.append("ended_at = :at")
+    for name, value in cost.items():
+        if value is None:
+            removes.append(name)  # cost_usd: unknown
+        else:
+            values[f":{name}"] = value
+            sets.append(f"{name} = :{name}")
+    return {
+        "UpdateExpression": "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
+        "ConditionExpression": "attribute_not_exists(version) OR version = :version",
+        "ExpressionAttributeNames": {"#state": "state"},
+        "ExpressionAttributeValues": values,
+    }
+
+
+def record_timeline(
+    table_name: str, partition: str, at: datetime, event_id: str, detail_type: str, summary: dict[str, Any]
+) -> None:
+    """A timeline entry under any partition (RUN#, APPLICATION#); a re-delivered event lands on the same key."""
+    item: dict[str, Any] = {"pk": partition, "sk": f"EVENT#{_iso(at)}#{event_id}", "detail_type": detail_type}
+    item.update(event_id=event_id, at=_iso(at), expires_at=int(time.time() + TIMELINE_TTL_DAYS * 86400), **summary)
+    _table(table_name).put_item(Item=_clean(item))
+
+
+def partition_items(table_name: str, partition: str) -> list[dict[str, Any]]:
+    """Everything under one partition: a serverless run (RUN#<run id>) or an application (APPLICATION#<id>)."""
+    return _query_all(
+        _table(table_name), KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": partition}
+    )

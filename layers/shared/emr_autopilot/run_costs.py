@@ -6,11 +6,17 @@
   per second with a 1-minute minimum ("Amazon EMR pricing": billed per second, one-minute minimum);
   Spot priced at on-demand (an upper bound). Without instance lifetimes, the cluster's
   NormalizedInstanceHours at the table's per-normalized-hour rate.
+
+The ledger keeps a finished run's cost on its META item (and a job run's on its JOBRUN item) as three
+fields, the contract the CLI, the runs page, the notices and the demo read: ``cost_usd`` (a number; absent
+when unknown), ``cost_label`` ("estimate: ... as of <date>") and ``cost_detail`` (what was priced).
+cost_fields writes them, cost_line reads them back.
 """
 
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -95,5 +101,88 @@ def cluster_run_cost(
     if normalized_instance_hours > 0:
         usd = normalized_instance_hours * table.normalized_instance_hour_usd
         why = f"instance type(s) not in the price table: {', '.join(sorted(unpriced))}; " if unpriced else ""
-        return RunCost(round(usd, 4), table.label, f"{why}{normalized_instance_hours} normalized instance-hours")
+        # EMR counts every started instance-hour whole, so for a short run this is an upper bound.
+        detail = f"{why}{normalized_instance_hours} normalized instance-hours (whole hours: an upper bound)"
+        return RunCost(round(usd, 4), table.label, detail)
+    if unpriced:
+        why = f"instance type(s) not in the price table: {', '.join(sorted(unpriced))}"
+        return RunCost(None, table.label, f"{why}, and no NormalizedInstanceHours")
     return RunCost(None, table.label, "no instance lifetimes and no NormalizedInstanceHours")
+
+
+def instance_lifetimes(instances: Iterable[Mapping[str, Any]]) -> list[InstanceLifetime] | None:
+    """ListInstances' instances as lifetimes (Status.Timeline CreationDateTime to EndDateTime), or None when
+    one has no type or no end yet: then the caller prices NormalizedInstanceHours rather than guess an end."""
+    lifetimes = []
+    for instance in instances:
+        timeline = (instance.get("Status") or {}).get("Timeline") or {}
+        started, ended = timeline.get("CreationDateTime"), timeline.get("EndDateTime")
+        if not instance.get("InstanceType") or not isinstance(started, datetime) or not isinstance(ended, datetime):
+            return None
+        lifetimes.append(
+            InstanceLifetime(instance["InstanceType"], instance.get("Market") or "ON_DEMAND", started, ended)
+        )
+    return lifetimes or None
+
+
+# -- the ledger's three cost fields ----------------------------------------------------------------------
+COST_FIELDS = ("cost_usd", "cost_label", "cost_detail")
+
+
+def cost_fields(cost: RunCost) -> dict[str, Any]:
+    """The ledger's fields for a cost (cost_usd None: unknown, to be removed from the item)."""
+    usd = None if cost.usd is None else Decimal(str(cost.usd))
+    return {"cost_usd": usd, "cost_label": cost.label, "cost_detail": cost.detail}
+
+
+def recorded_cost(item: Mapping[str, Any]) -> RunCost | None:
+    """The cost a ledger item holds, or None when none was recorded (a run that has not ended, or older)."""
+    if not item.get("cost_label") and item.get("cost_usd") is None:
+        return None
+    usd = item.get("cost_usd")
+    return RunCost(
+        None if usd is None else float(usd),
+        str(item.get("cost_label") or "estimate"),
+        str(item.get("cost_detail") or ""),
+    )
+
+
+def cost_line(meta: Mapping[str, Any]) -> str:
+    """RunCost.line() from a ledger META (or JOBRUN) item's cost fields, for the demo, the CLI and notices."""
+    cost = recorded_cost(meta)
+    return (
+        cost.line() if cost else "Cost: unknown (not recorded: the run has not ended, or ended before costs were kept)"
+    )
+
+
+# -- a serverless run: the sum of its job runs' costs -----------------------------------------------------
+_BILLED = ("vCPUHour", "memoryGBHour", "storageGBHour")
+
+
+def serverless_run_total(job_runs: Iterable[Mapping[str, Any]], ended: Iterable[str]) -> RunCost | None:
+    """A serverless run's cost from its JOBRUN items: the sum of the costs recorded as each job run ended.
+    None while no job run has ended. A job run that ended without billedResourceUtilization is named, not
+    priced at 0 (the sum is then a lower bound)."""
+    ended_states = set(ended)
+    finished = [item for item in job_runs if item.get("state") in ended_states or item.get("cost_usd") is not None]
+    if not finished:
+        return None
+    priced = [item for item in finished if item.get("cost_usd") is not None]
+    label = str(priced[0].get("cost_label")) if priced else serverless_prices().label
+    missing = len(finished) - len(priced)
+    without = f"{missing} job run(s) without billedResourceUtilization" if missing else ""
+    if not priced:
+        return RunCost(None, label, without)
+    usd = sum(float(item["cost_usd"]) for item in priced)
+    totals = {
+        key: sum(float((item.get("billed_resource_utilization") or {}).get(key) or 0) for item in priced)
+        for key in _BILLED
+    }
+    architectures = sorted({str(item.get("architecture") or "X86_64") for item in priced})
+    detail = (
+        f"{len(priced)} job run(s): {totals['vCPUHour']:g} vCPU-h, {totals['memoryGBHour']:g} GB-h memory, "
+        f"{totals['storageGBHour']:g} GB-h storage, {', '.join(architectures)}"
+    )
+    if missing:
+        detail += f"; a lower bound: {without}"
+    return RunCost(round(usd, 4), label, detail)

@@ -31,6 +31,9 @@ class RunStarterSettings(EnvSettings):
     schedule_group_name: str
     scheduler_role_arn: str
     catalog_key: str = "catalog/jobs.json"
+    # Serverless runs (compute: emr-serverless); unset on a stack without them.
+    serverless_state_machine_arn: str | None = None
+    serverless_execution_role_arn: str | None = None
 
     def stack(self) -> StackContext:
         shared = set(StackContext.model_fields) - {"region"}
@@ -227,17 +230,26 @@ def start_run(
     *,
     name: str | None = None,
     deadline: DeadlineScheduler | None = None,
+    application_id: str | None = None,
 ) -> StartOutcome:
-    """Start one execution; a repeat of the same trigger is reported as a duplicate and starts nothing."""
+    """Start one execution; a repeat of the same trigger is reported as a duplicate and starts nothing.
+    A serverless job runs on the serverless state machine, on `application_id` (JobCatalog.application_id)."""
     name = name or execution_name(job, trigger)
-    arn = execution_arn(stack.state_machine_arn, name)
-    run_input = build_run_input(job, trigger, stack, name)
+    if job.compute == "emr-serverless":
+        from emr_autopilot.serverless_runs import build_serverless_run_input, serverless_state_machine
+
+        machine = serverless_state_machine(job, stack)
+        if not application_id:
+            raise ValueError(f"job {job.name!r} runs on EMR Serverless: start_run needs its application id")
+        run_input = build_serverless_run_input(job, trigger, stack, name, application_id)
+    else:
+        machine = stack.state_machine_arn
+        run_input = build_run_input(job, trigger, stack, name)
+    arn = execution_arn(machine, name)
     sfn = aws.client("stepfunctions")
     try:
         # Same name and same input while open: Step Functions returns the existing execution.
-        response = sfn.start_execution(
-            stateMachineArn=stack.state_machine_arn, name=name, input=json.dumps(run_input, sort_keys=True)
-        )
+        response = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(run_input, sort_keys=True))
     except sfn.exceptions.ExecutionAlreadyExists:
         return StartOutcome(job.name, name, arn, "duplicate", trigger.input_uri)
     started_at = response.get("startDate")
@@ -262,7 +274,9 @@ def start_runs_for_objects(
             unmatched.append(obj)
         for job in jobs:
             trigger = Trigger(kind="s3", time=obj.time, input_uri=obj.uri, identity=obj.identity)
-            outcomes.append(start_run(job, trigger, stack, deadline=deadline))
+            outcomes.append(
+                start_run(job, trigger, stack, deadline=deadline, application_id=catalog.application_id(job))
+            )
     return outcomes, unmatched
 
 
@@ -271,7 +285,7 @@ def start_scheduled_run(
 ) -> StartOutcome:
     job = _job(catalog, event.job)
     trigger = Trigger(kind="schedule", time=event.scheduled_time, identity=event.scheduled_time.isoformat())
-    return start_run(job, trigger, stack, deadline=deadline)
+    return start_run(job, trigger, stack, deadline=deadline, application_id=catalog.application_id(job))
 
 
 def start_manual_run(
@@ -283,7 +297,7 @@ def start_manual_run(
 ) -> StartOutcome:
     job = _job(catalog, request.job)
     trigger = Trigger(kind="manual", time=now(), input_uri=request.input_uri)
-    return start_run(job, trigger, stack, name=name, deadline=deadline)
+    return start_run(job, trigger, stack, name=name, deadline=deadline, application_id=catalog.application_id(job))
 
 
 def _job(catalog: JobCatalog, name: str) -> JobDefinition:

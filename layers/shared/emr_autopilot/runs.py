@@ -37,6 +37,9 @@ class StackContext(BaseModel):
     notification_topic_arn: str
     emr_service_role: str
     emr_instance_profile: str
+    # EMR Serverless (compute: emr-serverless); None on a stack deployed before serverless runs existed.
+    serverless_state_machine_arn: str | None = None
+    serverless_execution_role_arn: str | None = None
 
     @classmethod
     def from_stack_outputs(cls, outputs: Mapping[str, str], region: str) -> Self:
@@ -51,6 +54,8 @@ class StackContext(BaseModel):
             notification_topic_arn=outputs["NotificationTopicArn"],
             emr_service_role=outputs["EmrServiceRoleName"],
             emr_instance_profile=outputs["EmrInstanceRoleName"],
+            serverless_state_machine_arn=outputs.get("ServerlessPipelineStateMachineArn"),
+            serverless_execution_role_arn=outputs.get("ServerlessExecutionRoleArn"),
         )
 
     @property
@@ -118,8 +123,8 @@ class _Renderer:
         return [self(text) for text in texts]
 
 
-def build_run_input(job: JobDefinition, trigger: Trigger, context: StackContext, name: str) -> dict[str, Any]:
-    """The state machine input for one run. Pure: the same arguments give the same input."""
+def placeholder_values(job: JobDefinition, trigger: Trigger, context: StackContext, name: str) -> dict[str, str]:
+    """What each placeholder of a run renders to."""
     run_date = f"{trigger.time.astimezone(UTC):%Y-%m-%d}"
     values = {
         "run_id": name,
@@ -137,34 +142,53 @@ def build_run_input(job: JobDefinition, trigger: Trigger, context: StackContext,
         input_uri = job.triggers.schedule_input_uri.format_map(values)
     values["input_uri"] = input_uri or ""
     values["output_uri"] = job.output_uri.format_map(values)
-    render = _Renderer(values)
+    return values
 
-    tags = {
-        **job.cluster.tags,
-        TAG_JOB: job.name,
+
+def pipeline_tags(job_name: str, name: str, state_machine_arn: str, extra: Mapping[str, str]) -> dict[str, str]:
+    """The tags of what a run creates (a cluster, a job run): the job's own, then the pipeline's."""
+    return {
+        **extra,
+        TAG_JOB: job_name,
         TAG_RUN_ID: name,
-        TAG_EXECUTION_ARN: execution_arn(context.state_machine_arn, name),
+        TAG_EXECUTION_ARN: execution_arn(state_machine_arn, name),
         TAG_MANAGED: "true",
     }
-    run_timeout = int(job.run_timeout.total_seconds())
+
+
+def run_section(
+    job: JobDefinition, trigger: Trigger, context: StackContext, name: str, values: Mapping[str, str], concurrency: int
+) -> dict[str, Any]:
+    """The input's "run": what every state and notification reads about the run, whatever it runs on."""
     simulated = [step.name for step in job.steps if step.simulate]
     return {
-        "run": {
-            "job_name": job.name,
-            "run_id": name,
-            "run_date": run_date,
-            "trigger": trigger.kind,
-            "input_uri": values["input_uri"],
-            "output_uri": values["output_uri"],
-            "notification_topic_arn": job.notification_topic_arn or context.notification_topic_arn,
-            "run_timeout_seconds": run_timeout,
-            "step_concurrency": job.cluster.step_concurrency,
-            "step_count": len(job.steps),
-            # The success notification's word: SIMULATED when a step was not run (simulate: true).
-            "outcome": "SIMULATED" if simulated else "SUCCEEDED",
-            "outcome_detail": _outcome_detail(simulated, len(job.steps)),
-            "simulated_steps": simulated,
-        },
+        "job_name": job.name,
+        "run_id": name,
+        "run_date": values["run_date"],
+        "trigger": trigger.kind,
+        "input_uri": values["input_uri"],
+        "output_uri": values["output_uri"],
+        "notification_topic_arn": job.notification_topic_arn or context.notification_topic_arn,
+        "run_timeout_seconds": int(job.run_timeout.total_seconds()),
+        "step_concurrency": concurrency,
+        "step_count": len(job.steps),
+        # The success notification's word: SIMULATED when a step was not run (simulate: true).
+        "outcome": "SIMULATED" if simulated else "SUCCEEDED",
+        "outcome_detail": _outcome_detail(simulated, len(job.steps)),
+        "simulated_steps": simulated,
+    }
+
+
+def build_run_input(job: JobDefinition, trigger: Trigger, context: StackContext, name: str) -> dict[str, Any]:
+    """The EC2 state machine input for one run. Pure: the same arguments give the same input.
+    (Serverless runs: emr_autopilot.serverless_runs.build_serverless_run_input.)"""
+    spec = job.ec2_cluster
+    values = placeholder_values(job, trigger, context, name)
+    render = _Renderer(values)
+    tags = pipeline_tags(job.name, name, context.state_machine_arn, spec.tags)
+    run_timeout = int(job.run_timeout.total_seconds())
+    return {
+        "run": run_section(job, trigger, context, name, values, spec.step_concurrency),
         "cluster_request": _run_job_flow_request(job, name, tags, context, render),
         "steps": [
             {
@@ -188,7 +212,7 @@ def _outcome_detail(simulated: list[str], step_count: int) -> str:
 def _run_job_flow_request(
     job: JobDefinition, name: str, tags: dict[str, str], context: StackContext, render: _Renderer
 ) -> dict[str, Any]:
-    spec = job.cluster
+    spec = job.ec2_cluster
     request: dict[str, Any] = {
         "Name": name,
         "ReleaseLabel": spec.release_label,

@@ -1,7 +1,9 @@
 """Reacting to one EMR event: what it means (category, metrics), the ledger, and whether to send a notice.
 
 At most three AWS calls come before the ledger write and the notification: DescribeCluster
-(cached per container), and for a failed step DescribeStep and one GET of its stderr.gz.
+(cached per container), and for a failed step DescribeStep and one GET of its stderr.gz. A cluster that
+ended also costs its cost estimate's lookups, after the ledger's state write and before the notice
+(see _cluster_cost: one or two calls, so at most three lookups with a cold DescribeCluster cache).
 """
 
 from collections.abc import Mapping
@@ -9,7 +11,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from emr_autopilot import emr, ledger
+from emr_autopilot import emr, ledger, pricing, run_costs
 from emr_autopilot.emr_event_reactions import notices
 from emr_autopilot.emr_event_reactions.follow_up_schedule import FollowUp
 from emr_autopilot.emr_event_reactions.reaction import ClusterContext, Reaction, send
@@ -120,13 +122,48 @@ def _on_cluster(
         lifetime = (at - _parse_time(item["created_at"])).total_seconds()
         if lifetime > 0:  # 0 when the ledger first saw the cluster at its end: no start to measure from
             reaction.metrics.append(("ClusterLifetimeSeconds", "Seconds", lifetime))
+    cost = None
+    if detail.state in emr.TERMINATED and item is not None:
+        # Written before the notice, like every write: a retry must not send the notice twice.
+        cost = _cluster_cost(detail.clusterId, known=context is not None)
+        ledger.record_cost(settings.ledger_table, f"CLUSTER#{detail.clusterId}", run_costs.cost_fields(cost))
     if detail.state != "TERMINATED_WITH_ERRORS":
         _notify_if_severe(settings, reaction, envelope, detail.severity, detail.state, context)
         return
     reaction.category = "CLUSTER_FAILED"
     reaction.metrics.append(("ClusterFailed", "Count", 1))
-    subject, body = notices.cluster_failed(detail, context, settings.region)
+    subject, body = notices.cluster_failed(detail, context, settings.region, cost.line() if cost else None)
     send(settings.topic_arn, reaction, subject, body, "ERROR", detail.state)
+
+
+# Errors that retrying cannot fix: the cost is recorded as unknown, saying why, and the reaction goes on.
+COST_UNAVAILABLE = ("AccessDeniedException", "InvalidRequestException", "ValidationException")
+
+
+def _cluster_cost(cluster_id: str, known: bool) -> run_costs.RunCost:
+    """The ended cluster's cost: ListInstances (every state; one call per page of instances, one for most
+    clusters) gives each instance's lifetime; only when an instance has no end time or a type the price
+    table lacks, a fresh DescribeCluster for NormalizedInstanceHours (the cached one predates the end).
+    No call for a cluster DescribeCluster did not know (`known` False): EMR cannot list its instances either."""
+    from botocore.exceptions import ClientError
+
+    if not known:
+        return run_costs.RunCost(None, pricing.price_table().label, "EMR does not know the cluster (DescribeCluster)")
+
+    operation = "ListInstances"
+    try:
+        lifetimes = run_costs.instance_lifetimes(emr.list_instances(cluster_id, states=()))
+        cost = run_costs.cluster_run_cost(lifetimes or [])
+        if cost.usd is None:
+            operation = "DescribeCluster"
+            hours = int(emr.describe_cluster(cluster_id).get("NormalizedInstanceHours") or 0)
+            cost = run_costs.cluster_run_cost(lifetimes or [], hours)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code not in COST_UNAVAILABLE:
+            raise  # throttling or a fault: Lambda's retry runs the reaction again
+        return run_costs.RunCost(None, pricing.price_table().label, f"EMR did not say ({operation}: {code})")
+    return cost
 
 
 # -- a step's status change -----------------------------------------------------------------------

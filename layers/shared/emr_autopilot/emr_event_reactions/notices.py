@@ -35,7 +35,10 @@ REMEDIATION = {
 }
 
 
-def cluster_failed(detail: ClusterStateChangeDetail, context: ClusterContext | None, region: str) -> Notice:
+def cluster_failed(
+    detail: ClusterStateChangeDetail, context: ClusterContext | None, region: str, cost_line: str | None = None
+) -> Notice:
+    """`cost_line`: run_costs.RunCost.line() of the run's cost estimate, when it was estimated."""
     code = detail.stateChangeReason.code or "UNKNOWN"
     body = [
         f"Cluster {detail.clusterId} ({detail.name}) TERMINATED WITH ERRORS.",
@@ -43,6 +46,7 @@ def cluster_failed(detail: ClusterStateChangeDetail, context: ClusterContext | N
         f"Reason: {code}",
         f"Message: {detail.stateChangeReason.message or detail.message or '-'}",
         f"What to do: {REMEDIATION.get(code, 'Check the cluster events and logs in the console.')}",
+        *([cost_line] if cost_line else []),
         *context_lines(context),
         "",
         f"Cluster: {notifications.console_cluster_url(region, detail.clusterId)}",

@@ -32,6 +32,7 @@ def body(report: ReapReport) -> str:
     lines += _section("Idle but left running:", report.left_running, lambda d: d.reason)
     lines += _section("Errors (the scan went on):", report.with_action("error"), lambda d: d.reason)
     lines += _section("Auto-termination policy (heal mode):", report.healed, lambda d: d.heal or "")
+    lines += _applications(report)
     others = {code: n for code, n in report.skip_counts().items() if code not in NOTABLE_SKIPS}
     if others:
         lines += ["", "Other skips: " + ", ".join(f"{code} {n}" for code, n in sorted(others.items()))]
@@ -52,6 +53,22 @@ def _acted(report: ReapReport) -> list[str]:
         lines.append(f"  {d.cluster_id} {d.name}: idle {d.idle_minutes:.0f} min, {cost} ({d.cost_basis})")
         lines.append(f"    {notifications.console_cluster_url(report.config.region, d.cluster_id)}")
     lines.append(f"Estimated hourly cost avoided: ~${report.hourly_cost_avoided:.2f}/h ({report.cost_label}).")
+    return lines
+
+
+def _applications(report: ReapReport) -> list[str]:
+    """EMR Serverless applications: those stopped (or that would be), errors, and those whose auto-stop is off."""
+    verb = "Would stop" if report.config.dry_run else "Stopped"
+    lines = [
+        f"  {d.application_id} {d.name}: {d.reason}" for d in report.applications_with("stopped", "would stop", "error")
+    ]
+    if lines:
+        lines.insert(0, f"EMR Serverless applications ({verb.lower()} when STARTED with no job run; errors):")
+        lines.insert(0, "")
+    off = report.auto_stop_off
+    if off:
+        lines += ["", "EMR Serverless applications with auto-stop OFF (they bill until stopped):"]
+        lines += [f"  {d.application_id} {d.name}" for d in off]
     return lines
 
 

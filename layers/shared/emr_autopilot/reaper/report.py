@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from emr_autopilot.reaper.config import ReaperConfig
 
 Action = Literal["terminated", "would terminate", "skipped", "error"]
+ApplicationAction = Literal["stopped", "would stop", "skipped", "error"]
 
 # Reason codes: stable strings for the ledger, the JSON output and tests (the reason text is for people).
 GRACE = "grace"
@@ -49,10 +50,27 @@ class ClusterDecision:
 
 
 @dataclass
+class ApplicationDecision:
+    application_id: str
+    name: str
+    state: str
+    action: ApplicationAction = "skipped"
+    code: str = ""
+    reason: str = ""
+    idle_minutes: float | None = None
+    threshold_minutes: float | None = None
+    auto_stop: str = ""  # "on after 15 min" or "off"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class ReapReport:
     scanned_at: datetime
     config: ReaperConfig
     decisions: list[ClusterDecision] = field(default_factory=list)
+    applications: list[ApplicationDecision] = field(default_factory=list)  # EMR Serverless
     cost_label: str = ""
     notified: bool = False
     ledger_errors: int = 0
@@ -80,8 +98,19 @@ class ReapReport:
     def skip_counts(self) -> dict[str, int]:
         return dict(Counter(d.code for d in self.with_action("skipped")))
 
+    def applications_with(self, *actions: str) -> list[ApplicationDecision]:
+        return [d for d in self.applications if d.action in actions]
+
+    @property
+    def auto_stop_off(self) -> list[ApplicationDecision]:
+        """STARTED applications that will never stop by themselves: worth knowing, whatever was decided."""
+        return [d for d in self.applications if d.auto_stop == "off"]
+
     def notable(self) -> bool:
-        return bool(self.acted or self.healed or self.with_action("error") or self.left_running)
+        acted_on_applications = self.applications_with("stopped", "would stop", "error")
+        return bool(
+            self.acted or self.healed or self.with_action("error") or self.left_running or acted_on_applications
+        )
 
     def summary_line(self) -> str:
         verb = "would terminate" if self.config.dry_run else "terminated"
@@ -93,6 +122,9 @@ class ReapReport:
         if errors := self.with_action("error"):
             parts.append(f"errors {len(errors)}")
         parts.append(f"scanned {len(self.decisions)}")
+        if self.applications:
+            stopped = self.applications_with("would stop" if self.config.dry_run else "stopped")
+            parts.append(f"applications: {'would stop' if self.config.dry_run else 'stopped'} {len(stopped)}")
         return ", ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
@@ -109,6 +141,8 @@ class ReapReport:
             "cost_label": self.cost_label,
             "notified": self.notified,
             "clusters": [d.as_dict() for d in self.decisions],
+            "applications": [d.as_dict() for d in self.applications],
+            "applications_auto_stop_off": [d.application_id for d in self.auto_stop_off],
         }
 
 

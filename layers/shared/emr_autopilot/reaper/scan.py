@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from emr_autopilot import aws, emr, pricing
 from emr_autopilot.durations import format_duration
+from emr_autopilot.reaper.applications import reap_applications
 from emr_autopilot.reaper.config import (
     MAX_THRESHOLD,
     MIN_THRESHOLD,
@@ -94,6 +95,7 @@ def reap(config: ReaperConfig, now: datetime) -> ReapReport:
         for candidate in heal_candidates:
             if candidate.decision.action == "skipped":
                 candidate.decision.heal = heal(candidate.cluster, candidate.threshold, config.dry_run)
+    report.applications = reap_applications(config, now)
     return report
 
 
