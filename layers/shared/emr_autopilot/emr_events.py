@@ -6,12 +6,12 @@ detail-type we do not know becomes `UnknownEmrEvent`: recorded, never a crash.
 """
 
 import json
-from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError
 
 from emr_autopilot.errors import InvalidEvent
+from emr_autopilot.event_envelopes import EventEnvelope, _Detail, _short
 
 SEVERITY_RANK = {"INFO": 0, "WARNING": 1, "ERROR": 2, "CRITICAL": 3}
 
@@ -52,12 +52,6 @@ Count = Annotated[int | None, BeforeValidator(_count)]
 # else is bad input, rejected into the dead-letter queue, never a write that fails and is retried.
 ClusterId = Annotated[str, Field(pattern=r"^j-[A-Za-z0-9]{1,64}$")]
 StepId = Annotated[str, Field(pattern=r"^s-[A-Za-z0-9]{1,64}$")]
-
-
-class _Detail(BaseModel):
-    # defer_build: an invocation validates one or two of these models; building all of them at
-    # import would cost every cold start (see `make bench`).
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class StateChangeReason(_Detail):
@@ -168,37 +162,6 @@ DETAIL_MODELS: dict[str, type[_Detail]] = {
 }
 
 
-class EventEnvelope(BaseModel):
-    """An EventBridge event with a parsed detail; `known` is False for detail-types we have no model for.
-    Each source's envelope sets `source`, DETAIL_MODELS and GENERIC_DETAIL (EMR's here, EMR Serverless's in
-    emr_serverless_events)."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
-    DETAIL_MODELS: ClassVar[dict[str, type[_Detail]]] = {}
-    GENERIC_DETAIL: ClassVar[type[_Detail]] = _Detail
-
-    version: str = "0"
-    id: str = Field(pattern=r"^[!-~]{1,128}$")  # EventBridge's ids are UUIDs; printable ASCII, short
-    detail_type: str = Field(alias="detail-type", min_length=1)
-    source: str
-    account: str = ""
-    time: datetime
-    region: str = ""
-    resources: list[str] = Field(default_factory=list)
-    detail: dict[str, Any]
-
-    @property
-    def known(self) -> bool:
-        return self.detail_type in self.DETAIL_MODELS
-
-    def parsed(self) -> _Detail:
-        model = self.DETAIL_MODELS.get(self.detail_type, self.GENERIC_DETAIL)
-        try:
-            return model.model_validate(self.detail)
-        except ValidationError as exc:
-            raise InvalidEvent(f"{self.detail_type} {self.id}: {_short(exc)}") from exc
-
-
 class EmrEvent(EventEnvelope):
     DETAIL_MODELS: ClassVar[dict[str, type[_Detail]]] = DETAIL_MODELS
     GENERIC_DETAIL: ClassVar[type[_Detail]] = GenericDetail
@@ -209,10 +172,6 @@ class EmrEvent(EventEnvelope):
     def cluster_id(self) -> str | None:
         value = self.detail.get("clusterId")
         return str(value) if value else None
-
-
-def _short(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(detail)'}: {e['msg']}" for e in exc.errors()[:5])
 
 
 def parse_emr_event(event: Any) -> tuple[EmrEvent, _Detail]:

@@ -12,8 +12,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, ValidationError
 
-from emr_autopilot.emr_events import EventEnvelope, _Detail, _short
 from emr_autopilot.errors import InvalidEvent
+from emr_autopilot.event_envelopes import EventEnvelope, _Detail, _short
 
 APPLICATION_STATE_CHANGE = "EMR Serverless Application State Change"
 JOB_RUN_STATE_CHANGE = "EMR Serverless Job Run State Change"

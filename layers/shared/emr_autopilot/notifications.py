@@ -62,3 +62,11 @@ def console_execution_url(region: str, execution_arn: str) -> str:
 
 def console_s3_url(bucket: str, prefix: str) -> str:
     return f"https://s3.console.aws.amazon.com/s3/buckets/{bucket}?prefix={prefix}"
+
+
+Notice = tuple[str, list[str]]  # a notice's subject and its body's lines
+
+
+def indent(text: str) -> str:
+    """A block quoted in a notice (a log tail, a cause): four spaces before each line."""
+    return "\n".join(f"    {line}" for line in text.splitlines())

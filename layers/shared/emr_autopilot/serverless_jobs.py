@@ -8,7 +8,7 @@ does not import it (the import graph has no cycles), so check_target reads the j
 import re
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Annotated, Any, Literal, Protocol, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, Self
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
@@ -209,33 +209,34 @@ class ServerlessSpec(_Model):
         return self.application is not None and not self.application.auto_start
 
 
-class _Step(Protocol):
-    @property
-    def type(self) -> str: ...
-    @property
-    def spark_args(self) -> Sequence[str]: ...
-    @property
-    def simulate(self) -> bool: ...
-    @property
-    def model_fields_set(self) -> set[str]: ...
+if TYPE_CHECKING:  # for the type checker only: defining Protocol classes costs every cold start
 
+    class _Step(Protocol):
+        @property
+        def type(self) -> str: ...
+        @property
+        def spark_args(self) -> Sequence[str]: ...
+        @property
+        def simulate(self) -> bool: ...
+        @property
+        def model_fields_set(self) -> set[str]: ...
 
-class _Job(Protocol):
-    @property
-    def compute(self) -> str: ...
-    @property
-    def cluster(self) -> object | None: ...
-    @property
-    def serverless(self) -> ServerlessSpec | None: ...
-    @property
-    def steps(self) -> Sequence[_Step]: ...
+    class _Job(Protocol):
+        @property
+        def compute(self) -> str: ...
+        @property
+        def cluster(self) -> object | None: ...
+        @property
+        def serverless(self) -> ServerlessSpec | None: ...
+        @property
+        def steps(self) -> Sequence[_Step]: ...
 
 
 _EC2_STEP_TYPES = ("spark-submit", "script", "command")
 _SERVERLESS_STEP_TYPES = ("spark-submit", "hive")
 
 
-def check_target(job: _Job) -> None:
+def check_target(job: "_Job") -> None:
     """Each field belongs to one compute target: raise _FieldError for the first that the job's target refuses."""
     if job.compute == "emr-ec2":
         _check_ec2(job)
@@ -243,7 +244,7 @@ def check_target(job: _Job) -> None:
         _check_serverless(job)
 
 
-def _check_ec2(job: _Job) -> None:
+def _check_ec2(job: "_Job") -> None:
     if job.cluster is None:
         raise _FieldError(
             "cluster",
@@ -267,7 +268,7 @@ def _check_ec2(job: _Job) -> None:
             )
 
 
-def _check_serverless(job: _Job) -> None:
+def _check_serverless(job: "_Job") -> None:
     if job.cluster is not None:
         raise _FieldError(
             "cluster",
@@ -293,7 +294,7 @@ def _check_serverless(job: _Job) -> None:
         )
 
 
-def _check_serverless_step(index: int, step: _Step) -> None:
+def _check_serverless_step(index: int, step: "_Step") -> None:
     where = f"steps.{index}"
     if step.type not in _SERVERLESS_STEP_TYPES:
         raise _FieldError(

@@ -15,7 +15,7 @@ from emr_autopilot.emr_events import (
 )
 from emr_autopilot.step_logs import LogLocation
 
-Notice = tuple[str, list[str]]
+Notice = notifications.Notice
 
 # What to do about each reason a cluster ends with errors: one line a tired person can act on.
 REMEDIATION = {
@@ -189,8 +189,7 @@ def context_lines(context: ClusterContext | None) -> list[str]:
     return lines
 
 
-def indent(text: str) -> str:
-    return "\n".join(f"    {line}" for line in text.splitlines())
+indent = notifications.indent
 
 
 def _follow_up_label(follow_up: FollowUp) -> str:

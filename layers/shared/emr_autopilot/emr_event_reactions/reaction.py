@@ -1,9 +1,12 @@
 """What a reaction to one EMR event (or one log follow-up) did, and how it sends a notice."""
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from emr_autopilot import notifications
+
+if TYPE_CHECKING:  # a type only: the EMR Serverless handler shares these settings without the follow-up module
+    from emr_autopilot.emr_event_reactions.follow_up_schedule import FollowUpScheduler
 
 ALWAYS_NOTIFY = {"STEP_FAILED", "CLUSTER_FAILED", "CAPACITY", "CONFIGURATION_ERROR", "AUTOSCALING_FAILED"}
 
@@ -17,6 +20,14 @@ class ClusterContext(NamedTuple):
     run_id: str | None
     managed: bool
     log_uri: str | None
+
+
+class ReactionSettings(NamedTuple):
+    region: str
+    ledger_table: str
+    topic_arn: str
+    min_severity: str = "ERROR"
+    follow_up: "FollowUpScheduler | None" = None  # the EMR event handler's; none for EMR Serverless
 
 
 @dataclass

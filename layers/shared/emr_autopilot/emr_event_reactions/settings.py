@@ -3,20 +3,13 @@
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from pydantic import Field
 
 from emr_autopilot.emr_event_reactions.follow_up_schedule import FollowUpScheduler
+from emr_autopilot.emr_event_reactions.reaction import ReactionSettings
 from emr_autopilot.env_settings import EnvSettings
-
-
-class ReactionSettings(NamedTuple):
-    region: str
-    ledger_table: str
-    topic_arn: str
-    min_severity: str = "ERROR"
-    follow_up: FollowUpScheduler | None = None
 
 
 class EmrEventSettings(EnvSettings):

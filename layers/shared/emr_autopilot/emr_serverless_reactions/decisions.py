@@ -13,8 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from emr_autopilot import aws, emr_serverless, ledger, run_costs
-from emr_autopilot.emr_event_reactions.reaction import send
-from emr_autopilot.emr_event_reactions.settings import ReactionSettings
+from emr_autopilot.emr_event_reactions.reaction import ReactionSettings, send
 from emr_autopilot.emr_serverless_events import (
     ApplicationStateChangeDetail,
     EmrServerlessEvent,

@@ -1,8 +1,8 @@
 """The text of the notices an EMR Serverless event sends: plain functions, (subject, body lines)."""
 
 from emr_autopilot import notifications
-from emr_autopilot.emr_event_reactions.notices import Notice, indent
 from emr_autopilot.emr_serverless_reactions.reaction import JobRunContext
+from emr_autopilot.notifications import Notice, indent
 from emr_autopilot.step_logs import parse_s3_uri
 
 PREFIX = "[emr-autopilot]"

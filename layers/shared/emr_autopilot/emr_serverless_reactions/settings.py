@@ -2,7 +2,7 @@
 
 from functools import cache
 
-from emr_autopilot.emr_event_reactions.settings import ReactionSettings
+from emr_autopilot.emr_event_reactions.reaction import ReactionSettings
 from emr_autopilot.env_settings import EnvSettings
 
 
