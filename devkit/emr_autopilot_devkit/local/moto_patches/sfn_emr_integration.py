@@ -134,6 +134,8 @@ def _plain(value: Any) -> Any:
 
 
 class StateTaskServiceEmr(StateTaskServiceCallback):
+    SERVICE_LABEL = "EMR"  # how a local-runtime fault names the service
+
     def __init__(self) -> None:
         super().__init__(supported_integration_patterns={ResourceCondition.Sync})  # type: ignore[arg-type]
 
@@ -182,18 +184,23 @@ class StateTaskServiceEmr(StateTaskServiceCallback):
             status = int(ex.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400)
             message = str(ex.response.get("Error", {}).get("Message", ""))
             if code.isdigit() or (code == "InternalFailure" and EMULATOR_FAULT in message):
-                # The local EMR emulator (moto) crashed or lacks the operation: an HTTP status with no EMR error,
+                # The local emulator (moto) crashed or lacks the operation: an HTTP status with no service error,
                 # or request_validation's InternalFailure naming the exception. Not an answer AWS gives: fail
-                # loudly (States.Runtime: no Retry or Catch handles it) rather than pass it off as EMR's.
-                detail = message if code == "InternalFailure" else f"HTTP {status} without an EMR error"
+                # loudly (States.Runtime: no Retry or Catch handles it) rather than pass it off as the service's.
+                label = self.SERVICE_LABEL
+                detail = message if code == "InternalFailure" else f"HTTP {status} without an {label} error"
                 return self._failure(
                     env,
                     _RUNTIME,
-                    f"The local runtime cannot serve EMR {ex.operation_name} ({detail}); "
+                    f"The local runtime cannot serve {label} {ex.operation_name} ({detail}); "
                     "this is a limit of the local runtime, not an AWS answer.",
                 )
-            return self._failure(env, *emr_task_error(code, message, status))
+            return self._failure(env, *self._task_error(code, message, status))
         return super()._from_error(env=env, ex=ex)
+
+    def _task_error(self, code: str, message: str, status: int) -> tuple[str, str]:
+        """The Error and Cause Step Functions reports for the service's error (one function per service)."""
+        return emr_task_error(code, message, status)
 
     def _failure(self, env: Any, error: str, cause: str) -> FailureEvent:
         name: Any

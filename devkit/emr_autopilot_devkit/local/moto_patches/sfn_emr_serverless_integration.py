@@ -28,7 +28,6 @@ from datetime import datetime
 from typing import Any, Final
 
 from botocore.exceptions import ClientError
-from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
     StatesErrorNameType,
 )
@@ -38,10 +37,8 @@ from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from emr_autopilot.emr_requests import RequestProblem, check_request, describe, service_model, without_nulls
 from emr_autopilot_devkit.local.clock import active_clock
 from emr_autopilot_devkit.local.moto_patches.sfn_emr_integration import (
-    EMULATOR_FAULT,
     TRANSIENT_CODES,
     StateTaskServiceEmr,
-    _StatesRuntime,
     _TaskError,
 )
 
@@ -65,7 +62,6 @@ RESOURCES: Final[dict[str, frozenset[str | None]]] = {
 POLL_SECONDS: Final[float] = 10.0
 
 _TASK_FAILED = StatesErrorNameType.StatesTaskFailed.to_name()
-_RUNTIME = StatesErrorNameType.StatesRuntime.to_name()
 
 
 # -- the shapes no AWS page pins down (inferred; facts §1a "unverified"): one function each ------------------
@@ -145,6 +141,8 @@ class StateTaskServiceEmrServerless(StateTaskServiceEmr):
     """Shares the EMR integration's error plumbing (States.Runtime, TaskFailed events); everything EMR Serverless
     specific is here."""
 
+    SERVICE_LABEL = "EMR Serverless"
+
     # -- create time -------------------------------------------------------------------------
     def _validate_service_integration_is_supported(self) -> None:
         forms = RESOURCES.get(self.resource.api_action)
@@ -170,26 +168,8 @@ class StateTaskServiceEmrServerless(StateTaskServiceEmr):
         return parameters
 
     # -- errors ------------------------------------------------------------------------------
-    def _from_error(self, env: Any, ex: Exception) -> FailureEvent:
-        if isinstance(ex, _StatesRuntime):
-            return self._failure(env, _RUNTIME, str(ex))
-        if isinstance(ex, _TaskError):
-            return self._failure(env, ex.error, ex.cause)
-        if isinstance(ex, ClientError):
-            code = str(ex.response.get("Error", {}).get("Code", ""))
-            status = int(ex.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400)
-            message = str(ex.response.get("Error", {}).get("Message", ""))
-            if code.isdigit() or (code == "InternalFailure" and EMULATOR_FAULT in message):
-                # moto lacks the operation or crashed: not an answer AWS gives (see sfn_emr_integration).
-                detail = message if code == "InternalFailure" else f"HTTP {status} without an EMR Serverless error"
-                return self._failure(
-                    env,
-                    _RUNTIME,
-                    f"The local runtime cannot serve EMR Serverless {ex.operation_name} ({detail}); "
-                    "this is a limit of the local runtime, not an AWS answer.",
-                )
-            return self._failure(env, *serverless_task_error(code, message, status))
-        return super()._from_error(env=env, ex=ex)
+    def _task_error(self, code: str, message: str, status: int) -> tuple[str, str]:
+        return serverless_task_error(code, message, status)
 
     # -- Request Response ---------------------------------------------------------------------
     def _client(self, resource_runtime_part: Any, credentials: Any) -> Any:
