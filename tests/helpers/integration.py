@@ -147,3 +147,27 @@ def output_counts(stack: LocalRuntime, output_uri: str) -> list[tuple[str, int]]
     assert not [key for key in keys if key.endswith(".crc")]
     body = stack.client("s3").get_object(Bucket=bucket, Key=part)["Body"].read().decode("utf-8")
     return parse_result_csv(body)
+
+
+def local_cli(stack: LocalRuntime, workdir: Path, monkeypatch: Any, **state: Any) -> Callable[..., Any]:
+    """`emr-autopilot ... --local` against `stack`, as after `local up`: its state file in `workdir` (plus any
+    extra `state` keys), the working directory there, and the environment `--local` sets, restored after the test."""
+    from click.testing import CliRunner
+
+    from emr_autopilot_devkit.cli import main
+    from emr_autopilot_devkit.local.runtime import REGION
+
+    (workdir / ".local-runtime").mkdir(parents=True)
+    recorded = {"endpoint": stack.endpoint, "region": REGION, "outputs": stack.outputs, **state}
+    (workdir / ".local-runtime" / "stack.json").write_text(json.dumps(recorded), encoding="utf-8")
+    monkeypatch.chdir(workdir)
+    for key, value in {
+        "AWS_ENDPOINT_URL": stack.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("EMR_AUTOPILOT_STACK", raising=False)
+    return lambda *args: CliRunner().invoke(main, [*args, "--local"], catch_exceptions=False)

@@ -15,14 +15,13 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from emr_autopilot.catalog import CATALOG_KEY
 from emr_autopilot.errors import JobDefinitionError
-from emr_autopilot_devkit.cli import main
 from emr_autopilot_devkit.deploy_jobs import StackOutputs, deploy_jobs
-from emr_autopilot_devkit.local.runtime import REGION, LocalRuntime
-from tests.helpers.integration import JOBS_DIR, SAMPLE_JOB, command_job
+from emr_autopilot_devkit.local.runtime import LocalRuntime
+from tests.helpers.integration import JOBS_DIR, SAMPLE_JOB, command_job, local_cli
 
 EXTRA = "nightly-extra"  # a second deployed job, with a schedule of its own
 
@@ -80,33 +79,7 @@ def catalog_jobs(stack: LocalRuntime) -> list[str]:
 @pytest.fixture
 def cli(stack: LocalRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """Run `emr-autopilot ...` with --local pointing at the stack, as after `local up`."""
-    import json
-
-    workdir = tmp_path / "cwd"
-    (workdir / ".local-runtime").mkdir(parents=True)
-    state = {
-        "endpoint": stack.endpoint,
-        "region": REGION,
-        "outputs": stack.outputs,
-        "notified_buckets": sorted(stack.notified_buckets()),
-    }
-    (workdir / ".local-runtime" / "stack.json").write_text(json.dumps(state), encoding="utf-8")
-    monkeypatch.chdir(workdir)
-    # The CLI sets these for --local; set here, they are restored after the test.
-    for key, value in {
-        "AWS_ENDPOINT_URL": stack.endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_REGION", raising=False)
-    monkeypatch.delenv("EMR_AUTOPILOT_STACK", raising=False)
-
-    def run(*args: str) -> Result:
-        return CliRunner().invoke(main, [*args, "--local"], catch_exceptions=False)
-
-    return run
+    return local_cli(stack, tmp_path / "cwd", monkeypatch, notified_buckets=sorted(stack.notified_buckets()))
 
 
 # --- no jobs: an error, and nothing changes --------------------------------------------------------

@@ -13,11 +13,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from emr_autopilot import ledger
-from emr_autopilot_devkit.cli import main
-from emr_autopilot_devkit.local.account import REGION
 from emr_autopilot_devkit.local.emr_simulator import Timings
 from emr_autopilot_devkit.local.runtime import LocalRuntime
 from emr_autopilot_devkit.run_summary import summarize
@@ -26,6 +24,7 @@ from tests.helpers.integration import (
     RuntimeFactory,
     command_job,
     history_of,
+    local_cli,
     only,
     run_input,
 )
@@ -53,23 +52,7 @@ def stack(local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]) -> Local
 @pytest.fixture
 def cli(stack: LocalRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """Run `emr-autopilot ... --local` against the stack, as after `local up`."""
-    (tmp_path / ".local-runtime").mkdir()
-    state = {"endpoint": stack.endpoint, "region": REGION, "outputs": stack.outputs}
-    (tmp_path / ".local-runtime" / "stack.json").write_text(json.dumps(state), encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
-    for key, value in {
-        "AWS_ENDPOINT_URL": stack.endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("EMR_AUTOPILOT_STACK", raising=False)
-
-    def run(*args: str) -> Result:
-        return CliRunner().invoke(main, [*args, "--local"], catch_exceptions=False)
-
-    return run
+    return local_cli(stack, tmp_path, monkeypatch)
 
 
 @pytest.fixture(autouse=True)

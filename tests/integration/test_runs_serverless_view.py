@@ -12,20 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from emr_autopilot import ledger
 from emr_autopilot.catalog import load_catalog
 from emr_autopilot.run_costs import serverless_prices, serverless_run_cost
 from emr_autopilot.run_starter import DeadlineScheduler, ManualRunRequest, StartOutcome, start_manual_run
 from emr_autopilot.runs import StackContext
-from emr_autopilot_devkit.cli import main
 from emr_autopilot_devkit.local import step_runner
 from emr_autopilot_devkit.local.account import REGION
 from emr_autopilot_devkit.local.emr_simulator import Timings
 from emr_autopilot_devkit.local.runtime import LocalRuntime
 from emr_autopilot_devkit.sample_data import generate_malformed_inspections
-from tests.helpers.integration import JOBS_DIR, RuntimeFactory, command_job, only
+from tests.helpers.integration import JOBS_DIR, RuntimeFactory, command_job, local_cli, only
 
 SERVERLESS_JOB = "red-violations-serverless"
 NO_SPARK = step_runner.spark_toolchain().missing
@@ -44,19 +43,7 @@ def stack(local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]) -> Local
 @pytest.fixture
 def cli(stack: LocalRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """`emr-autopilot ... --local` against the stack, as after `local up`."""
-    (tmp_path / ".local-runtime").mkdir()
-    state = {"endpoint": stack.endpoint, "region": REGION, "outputs": stack.outputs}
-    (tmp_path / ".local-runtime" / "stack.json").write_text(json.dumps(state), encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
-    for key, value in {
-        "AWS_ENDPOINT_URL": stack.endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("EMR_AUTOPILOT_STACK", raising=False)
-    return lambda *args: CliRunner().invoke(main, [*args, "--local"], catch_exceptions=False)
+    return local_cli(stack, tmp_path, monkeypatch)
 
 
 def start(stack: LocalRuntime, job: str, key: str, body: bytes) -> StartOutcome:
