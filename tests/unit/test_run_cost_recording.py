@@ -20,79 +20,24 @@ from moto.emrserverless.models import emrserverless_backends
 
 from emr_autopilot import aws, ledger
 from emr_autopilot.emr_event_reactions import decisions as emr_decisions
-from emr_autopilot.emr_event_reactions.settings import ReactionSettings
 from emr_autopilot.emr_events import parse_emr_event
-from emr_autopilot.emr_serverless_events import parse_emr_serverless_event
 from emr_autopilot.emr_serverless_reactions import decisions as serverless_decisions
 from emr_autopilot.pricing import price_table
 from emr_autopilot.run_costs import RunCost, cost_fields, cost_line, serverless_prices
 from emr_autopilot.tags import TAG_JOB, TAG_MANAGED, TAG_RUN_ID
 from emr_autopilot_devkit.runs_view import cost_by_job, format_costs
 from tests.helpers.ledger_table import moto_ledger_table
+from tests.helpers.serverless_world import RUN_ID, ServerlessWorld
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 ACCOUNT, REGION, TABLE = "123456789012", "us-east-1", "ledger"
-RUN_ID = "red-violations-s3-2f73cc52bfe4565aaef21d3a"  # as in the samples' jobRunName
-LOGS = "s3://emr-autopilot-logs/serverless/red-violations/"
 DETAILS = "Job failed, please check complete logs in configured logging destination. ExitCode: 1."
 FAILED = "emr_serverless_job_run_failed.json"
 SUCCEEDED = "emr_serverless_job_run_succeeded.json"
 
 
-class World:
-    """moto with the template's ledger table, a topic with an inbox, a logs bucket and an EMR Serverless
-    application (as tests/unit/test_emr_serverless_reactions.py builds it)."""
-
-    def __init__(self) -> None:
-        sns, sqs = aws.client("sns"), aws.client("sqs")
-        self.topic = sns.create_topic(Name="emr-autopilot-alerts")["TopicArn"]
-        self.inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=self.inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=self.topic, Protocol="sqs", Endpoint=arn)
-        aws.client("s3").create_bucket(Bucket="emr-autopilot-logs")
-        self.app = aws.client("emr-serverless").create_application(
-            name="emr-autopilot-red-violations", releaseLabel="emr-7.5.0", type="SPARK", clientToken="app"
-        )["applicationId"]
-        self.settings = ReactionSettings(REGION, TABLE, self.topic)
-
-    def job_run(self, index: int = 0, **state: Any) -> str:
-        """A job run as the serverless state machine starts one; `state` sets moto's object as GetJobRun answers."""
-        tags = {TAG_JOB: "red-violations", TAG_RUN_ID: RUN_ID, TAG_MANAGED: "true"}
-        job_run_id: str = aws.client("emr-serverless").start_job_run(
-            applicationId=self.app,
-            clientToken=f"token-{index}",
-            executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/emr-autopilot-serverless-job",
-            name=f"{RUN_ID}.{index} Count red violations",
-            jobDriver={"sparkSubmit": {"entryPoint": "s3://artifacts/jobs/count.py"}},
-            configurationOverrides={"monitoringConfiguration": {"s3MonitoringConfiguration": {"logUri": LOGS}}},
-            tags=tags,
-        )["jobRunId"]
-        run = emrserverless_backends[ACCOUNT][REGION].get_job_run(self.app, job_run_id)
-        for key, value in state.items():
-            setattr(run, key, value)
-        return job_run_id
-
-    def event(self, name: str, job_run_id: str, event_id: str | None = None) -> dict[str, Any]:
-        """A sample from events/, moved onto this world's application and job run."""
-        event: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
-        event["detail"].update(applicationId=self.app, jobRunId=job_run_id)
-        if event_id:
-            event["id"] = event_id
-        return event
-
-    def react(self, event: dict[str, Any]) -> None:
-        envelope, detail = parse_emr_serverless_event(event)
-        serverless_decisions.react(envelope, detail, self.settings)
-
-    def notices(self) -> list[dict[str, Any]]:
-        found = aws.client("sqs").receive_message(QueueUrl=self.inbox, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(message["Body"]) for message in found]
-
-    def item(self, pk: str, sk: str) -> dict[str, Any]:
-        found = aws.resource("dynamodb").Table(TABLE).get_item(Key={"pk": pk, "sk": sk}).get("Item")
-        assert found is not None, f"no {pk} {sk}"
-        return dict(found)
+World = ServerlessWorld  # the ledger table comes from the fixture (moto_ledger_table)
 
 
 T0 = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
