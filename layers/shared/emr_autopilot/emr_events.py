@@ -8,10 +8,9 @@ detail-type we do not know becomes `UnknownEmrEvent`: recorded, never a crash.
 import json
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import BeforeValidator, Field
 
-from emr_autopilot.errors import InvalidEvent
-from emr_autopilot.event_envelopes import EventEnvelope, _Detail, _short
+from emr_autopilot.event_envelopes import EventEnvelope, _Detail, parse_envelope
 
 SEVERITY_RANK = {"INFO": 0, "WARNING": 1, "ERROR": 2, "CRITICAL": 3}
 
@@ -176,10 +175,4 @@ class EmrEvent(EventEnvelope):
 
 def parse_emr_event(event: Any) -> tuple[EmrEvent, _Detail]:
     """Validate the envelope and the detail; raises InvalidEvent with what is wrong."""
-    if not isinstance(event, dict):
-        raise InvalidEvent(f"expected a JSON object, got {type(event).__name__}")
-    try:
-        envelope = EmrEvent.model_validate(event)
-    except ValidationError as exc:
-        raise InvalidEvent(f"not an EMR event: {_short(exc)}") from exc
-    return envelope, envelope.parsed()
+    return parse_envelope(EmrEvent, event, "EMR")

@@ -10,10 +10,9 @@ know becomes `GenericServerlessDetail`: recorded, never a crash.
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from emr_autopilot.errors import InvalidEvent
-from emr_autopilot.event_envelopes import EventEnvelope, _Detail, _short
+from emr_autopilot.event_envelopes import EventEnvelope, _Detail, parse_envelope
 
 APPLICATION_STATE_CHANGE = "EMR Serverless Application State Change"
 JOB_RUN_STATE_CHANGE = "EMR Serverless Job Run State Change"
@@ -123,10 +122,4 @@ class EmrServerlessEvent(EventEnvelope):
 
 def parse_emr_serverless_event(event: Any) -> tuple[EmrServerlessEvent, _Detail]:
     """Validate the envelope and the detail; raises InvalidEvent with what is wrong."""
-    if not isinstance(event, dict):
-        raise InvalidEvent(f"expected a JSON object, got {type(event).__name__}")
-    try:
-        envelope = EmrServerlessEvent.model_validate(event)
-    except ValidationError as exc:
-        raise InvalidEvent(f"not an EMR Serverless event: {_short(exc)}") from exc
-    return envelope, envelope.parsed()
+    return parse_envelope(EmrServerlessEvent, event, "EMR Serverless")

@@ -3,7 +3,7 @@ model per detail-type. EMR's events (emr_events) and EMR Serverless's (emr_serve
 neither function loads the other's detail models."""
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -49,3 +49,17 @@ class EventEnvelope(BaseModel):
 
 def _short(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(detail)'}: {e['msg']}" for e in exc.errors()[:5])
+
+
+Envelope = TypeVar("Envelope", bound=EventEnvelope)
+
+
+def parse_envelope(model: type[Envelope], event: Any, source_name: str) -> tuple[Envelope, _Detail]:
+    """Validate the envelope and the detail; raises InvalidEvent with what is wrong ("not an <source_name> event")."""
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"expected a JSON object, got {type(event).__name__}")
+    try:
+        envelope = model.model_validate(event)
+    except ValidationError as exc:
+        raise InvalidEvent(f"not an {source_name} event: {_short(exc)}") from exc
+    return envelope, envelope.parsed()
