@@ -27,8 +27,8 @@ from pydantic import ValidationError
 
 from emr_autopilot.catalog import CATALOG_KEY
 from emr_autopilot.errors import JobDefinitionError
-from emr_autopilot.jobs import JobCatalog, JobDefinition, describe_errors, load_jobs
-from emr_autopilot.serverless_jobs import DeployedApplication, managed_application_name
+from emr_autopilot.jobs import DeployedApplication, JobCatalog, JobDefinition, describe_errors, load_jobs
+from emr_autopilot.serverless_jobs import managed_application_name
 
 SCHEDULE_PREFIX = "job-"
 # Every output a deploy reads, checked before anything changes.

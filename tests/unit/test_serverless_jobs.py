@@ -439,3 +439,41 @@ def test_jobs_validate_fails_on_a_serverless_job_with_a_bad_field(jobs_dir: Path
     assert f"{path}: cluster: read a cluster section on an emr-serverless job" in result.output
     with pytest.raises(JobDefinitionError):
         load_jobs(jobs_dir)
+
+
+_LOADS_A_CATALOG = """
+import json, sys
+from emr_autopilot.jobs import JobCatalog
+catalog = JobCatalog.model_validate_json(sys.stdin.read())
+loaded = "emr_autopilot.serverless_jobs" in sys.modules
+print(json.dumps({"jobs": [job.compute for job in catalog.jobs], "loaded": loaded}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("names", "loads_serverless_models"),
+    [((EC2_SAMPLE, "red-violations"), False), ((EC2_SAMPLE, SAMPLE), True)],
+    ids=["ec2-only", "with-a-serverless-job"],
+)
+def test_the_serverless_models_load_only_for_a_catalog_that_has_a_serverless_job(
+    names: tuple[str, ...], loads_serverless_models: bool
+) -> None:
+    import subprocess
+    import sys
+
+    # Given a deployed catalog of these jobs, as the run starter reads it
+    catalog = JobCatalog(jobs=[JobDefinition.model_validate(sample(name)) for name in names])
+
+    # When a fresh interpreter loads it
+    result = subprocess.run(
+        [sys.executable, "-c", _LOADS_A_CATALOG],
+        input=catalog.model_dump_json(by_alias=True),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    # Then the serverless models were defined only when a job needs them (the run starter's cold start)
+    seen = json.loads(result.stdout)
+    assert len(seen["jobs"]) == len(names)
+    assert seen["loaded"] is loads_serverless_models

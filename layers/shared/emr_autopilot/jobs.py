@@ -10,17 +10,19 @@ import re
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, Self
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     Field,
+    PlainValidator,
     ValidationError,
     field_validator,
     model_serializer,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
 # Durations have a module of their own (the idle reaper needs them, not the job models); callers may
 # keep importing them from here.
@@ -49,7 +51,25 @@ from emr_autopilot.job_fields import (  # noqa: F401
     placeholders_in,
 )
 from emr_autopilot.schedules import check_schedule
-from emr_autopilot.serverless_jobs import DeployedApplication, ServerlessSpec, check_target
+
+
+def _serverless_section(value: Any) -> Any:
+    # Imported on first use: defining the serverless models costs a few ms, which a catalog of EC2 jobs
+    # (most) would otherwise pay at every cold start of the run starter (make bench, section 1d).
+    from emr_autopilot.serverless_jobs import ServerlessSpec
+
+    return value if isinstance(value, ServerlessSpec) else ServerlessSpec.model_validate(value)
+
+
+if TYPE_CHECKING:
+    from emr_autopilot.serverless_jobs import ServerlessSpec
+
+    _ServerlessSection = ServerlessSpec | None
+else:
+    # Validated (with the nested errors' locations) by ServerlessSpec itself; serialised as that model.
+    _ServerlessSection = Annotated[Any, PlainValidator(_serverless_section)]
+
+_EC2_STEP_TYPES = ("spark-submit", "script", "command")
 
 
 class S3Trigger(_Model):
@@ -373,7 +393,7 @@ class JobDefinition(_Model):
         default="emr-ec2", description="Where runs happen: a transient EMR cluster, or EMR Serverless."
     )
     cluster: ClusterSpec | None = Field(default=None, description="Required for emr-ec2; refused for emr-serverless.")
-    serverless: ServerlessSpec | None = Field(
+    serverless: _ServerlessSection = Field(
         default=None, description="Required for emr-serverless; refused for emr-ec2."
     )
     steps: list[Step] = Field(min_length=1, max_length=256)
@@ -414,7 +434,13 @@ class JobDefinition(_Model):
 
     @model_validator(mode="after")
     def _target(self) -> Self:
-        check_target(self)
+        # Each field belongs to one compute target: the first one the job's target refuses is the error.
+        if self.compute == "emr-ec2":
+            _check_ec2_target(self)
+        else:
+            from emr_autopilot.serverless_jobs import check_serverless_target  # see _serverless_section
+
+            check_serverless_target(self)
         return self
 
     @property
@@ -453,6 +479,37 @@ class JobDefinition(_Model):
             for i, action in enumerate(self.cluster.bootstrap_actions if self.cluster else [])
         ]
         return [(field, path) for field, path in fields if not path.startswith("s3://")]
+
+
+def _check_ec2_target(job: JobDefinition) -> None:
+    if job.cluster is None:
+        raise _FieldError(
+            "cluster",
+            "missing: cluster is required for compute: emr-ec2 (the default). Allowed: the cluster's settings, or "
+            "compute: emr-serverless with a serverless section; e.g. cluster: {release_label: emr-7.5.0, "
+            "instance_groups: [...]}",
+        )
+    if job.serverless is not None:
+        raise _FieldError(
+            "serverless",
+            "read a serverless section on an emr-ec2 job: it applies to compute: emr-serverless only. "
+            "Allowed: no serverless section, or compute: emr-serverless (and no cluster)",
+        )
+    for index, step in enumerate(job.steps):
+        if step.type not in _EC2_STEP_TYPES:
+            raise _FieldError(
+                f"steps.{index}.type",
+                f"read {step.type!r}: {step.type} steps run on EMR Serverless only (compute: emr-serverless). "
+                f"Allowed on a cluster: {', '.join(_EC2_STEP_TYPES)}; e.g. type: command with "
+                "args: [hive-script, --run-hive-script, --args, -f, s3://my-bucket/query.q]",
+            )
+
+
+class DeployedApplication(_Model):
+    """A managed application as `jobs deploy` left it: its id, and a digest of the configuration it was given."""
+
+    application_id: str
+    config: str
 
 
 class JobCatalog(_Model):
@@ -586,6 +643,14 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _field_model(field: FieldInfo) -> type[BaseModel] | None:
+    if any(isinstance(meta, PlainValidator) and meta.func is _serverless_section for meta in field.metadata):
+        from emr_autopilot.serverless_jobs import ServerlessSpec  # loaded lazily, see _serverless_section
+
+        return ServerlessSpec
+    return _model_in(field.annotation)
+
+
 def _field_names(model: type[BaseModel]) -> list[str]:
     return [field.alias or name for name, field in model.model_fields.items()]
 
@@ -599,7 +664,7 @@ def _model_at(root: type[BaseModel], path: list[Any]) -> type[BaseModel] | None:
             continue
         fields = current.model_fields
         field = fields.get(part) or next((f for f in fields.values() if f.alias == part), None)
-        current = _model_in(field.annotation) if field is not None else None
+        current = _field_model(field) if field is not None else None
     return current
 
 
@@ -616,7 +681,7 @@ def _where_else(root: type[BaseModel], name: str) -> str | None:
             key = field.alias or field_name
             if key == name:
                 return prefix + key
-            inner = _model_in(field.annotation)
+            inner = _field_model(field)
             if inner is not None:
                 queue.append((inner, f"{prefix}{key}."))
     return None

@@ -1,8 +1,8 @@
 """The EMR Serverless part of a job definition (compute: emr-serverless): its application, execution role,
-logs and concurrency, and which job fields each compute target refuses.
+logs and concurrency, and which job fields an emr-serverless job refuses.
 
-The job model (emr_autopilot.jobs) holds a ServerlessSpec in `serverless:` and calls check_target; this module
-does not import it (the import graph has no cycles), so check_target reads the job by attribute.
+The job model (emr_autopilot.jobs) holds a ServerlessSpec in `serverless:` and calls check_serverless_target; this
+module does not import it (the import graph has no cycles), so the check reads the job by attribute.
 """
 
 import re
@@ -232,43 +232,11 @@ if TYPE_CHECKING:  # for the type checker only: defining Protocol classes costs 
         def steps(self) -> Sequence[_Step]: ...
 
 
-_EC2_STEP_TYPES = ("spark-submit", "script", "command")
 _SERVERLESS_STEP_TYPES = ("spark-submit", "hive")
 
 
-def check_target(job: "_Job") -> None:
-    """Each field belongs to one compute target: raise _FieldError for the first that the job's target refuses."""
-    if job.compute == "emr-ec2":
-        _check_ec2(job)
-    else:
-        _check_serverless(job)
-
-
-def _check_ec2(job: "_Job") -> None:
-    if job.cluster is None:
-        raise _FieldError(
-            "cluster",
-            "missing: cluster is required for compute: emr-ec2 (the default). Allowed: the cluster's settings, or "
-            "compute: emr-serverless with a serverless section; e.g. cluster: {release_label: emr-7.5.0, "
-            "instance_groups: [...]}",
-        )
-    if job.serverless is not None:
-        raise _FieldError(
-            "serverless",
-            "read a serverless section on an emr-ec2 job: it applies to compute: emr-serverless only. "
-            "Allowed: no serverless section, or compute: emr-serverless (and no cluster)",
-        )
-    for index, step in enumerate(job.steps):
-        if step.type not in _EC2_STEP_TYPES:
-            raise _FieldError(
-                f"steps.{index}.type",
-                f"read {step.type!r}: {step.type} steps run on EMR Serverless only (compute: emr-serverless). "
-                f"Allowed on a cluster: {', '.join(_EC2_STEP_TYPES)}; e.g. type: command with "
-                "args: [hive-script, --run-hive-script, --args, -f, s3://my-bucket/query.q]",
-            )
-
-
-def _check_serverless(job: "_Job") -> None:
+def check_serverless_target(job: "_Job") -> None:
+    """Raise _FieldError for the first field an emr-serverless job refuses (the EC2 check is in emr_autopilot.jobs)."""
     if job.cluster is not None:
         raise _FieldError(
             "cluster",
@@ -338,10 +306,3 @@ def managed_application_name(job_name: str) -> str:
 
 def describe_timeout(timeout: timedelta) -> str:
     return f"{format_duration(timeout)} ({execution_timeout_minutes(timeout)} min)"
-
-
-class DeployedApplication(_Model):
-    """A managed application as `jobs deploy` left it: its id, and a digest of the configuration it was given."""
-
-    application_id: str
-    config: str
