@@ -31,7 +31,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from emr_autopilot_devkit.local.runtime import LocalRuntime
-from tests.helpers.conformance import until
+from tests.helpers.conformance import wait_until
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 ENDED = {"TERMINATED", "TERMINATED_WITH_ERRORS"}
@@ -90,17 +90,17 @@ class Lifecycle:
         return list(reversed(steps))
 
     def wait_ended(self, cluster_id: str) -> dict[str, Any]:
-        until(lambda: self.state(cluster_id) in ENDED, timeout=30)
+        wait_until(lambda: self.state(cluster_id) in ENDED, timeout=30)
         return self.cluster(cluster_id)
 
     def wait_steps_ended(self, cluster_id: str) -> list[dict[str, Any]]:
-        until(lambda: all(s["Status"]["State"] in STEP_ENDED for s in self.steps(cluster_id)), timeout=30)
+        wait_until(lambda: all(s["Status"]["State"] in STEP_ENDED for s in self.steps(cluster_id)), timeout=30)
         return self.steps(cluster_id)
 
     def wait_idle(self, cluster_id: str) -> None:
         """Every step ended and the cluster back in WAITING (after its WAITING event)."""
         self.wait_steps_ended(cluster_id)
-        until(lambda: self.cluster_states(cluster_id)[-1:] == ["WAITING"], timeout=30)
+        wait_until(lambda: self.cluster_states(cluster_id)[-1:] == ["WAITING"], timeout=30)
 
     def cluster_events(self, cluster_id: str) -> list[dict[str, Any]]:
         return [d for t, d in self.events if t == "EMR Cluster State Change" and d["clusterId"] == cluster_id]
@@ -273,7 +273,7 @@ def test_a_long_running_cluster_waits_when_idle_and_runs_added_steps(emr: Lifecy
     cluster_id = emr.start(keep_alive=True)
 
     # When it is ready
-    until(lambda: emr.state(cluster_id) == "WAITING", timeout=30)
+    wait_until(lambda: emr.state(cluster_id) == "WAITING", timeout=30)
 
     # Then it went STARTING then WAITING ("ready for use") only, never RUNNING without a step
     assert emr.cluster_states(cluster_id) == ["STARTING", "WAITING"]
@@ -442,7 +442,7 @@ def test_cancel_steps_cancels_a_running_step_through_cancel_pending(
     command = TRAPPING_STEP.format(marker=marker, started=started)
     cluster_id = emr.start(keep_alive=True, steps=[step("long", command, "TERMINATE_CLUSTER")])
     step_id = emr.steps(cluster_id)[0]["Id"]
-    until(started.exists, timeout=30)
+    wait_until(started.exists, timeout=30)
 
     # When CancelSteps asks for it to be cancelled
     answer = emr.emr.cancel_steps(ClusterId=cluster_id, StepIds=[step_id], StepCancellationOption=option)
@@ -478,7 +478,7 @@ def test_cancelling_a_pending_step_cancels_it_at_once(emr: Lifecycle) -> None:
     # Then it is CANCELLED without running, and the cluster waits once ready
     assert answer["CancelStepsInfoList"][0]["Status"] == "SUBMITTED"
     assert emr.steps(cluster_id)[0]["Status"]["State"] == "CANCELLED"
-    until(lambda: emr.state(cluster_id) == "WAITING", timeout=30)
+    wait_until(lambda: emr.state(cluster_id) == "WAITING", timeout=30)
     assert emr.step_states(cluster_id, step_id) == ["PENDING", "CANCELLED"]
     assert emr.cluster_states(cluster_id) == ["STARTING", "WAITING"]
     emr.emr.terminate_job_flows(JobFlowIds=[cluster_id])
@@ -493,7 +493,7 @@ def test_terminating_a_cluster_interrupts_its_running_step_without_an_interrupte
     # Given a long-running cluster running a long step, with another pending behind it
     cluster_id = emr.start(keep_alive=True, steps=[step("long", "sleep 60"), step("pending", "exit 0")])
     running_id, pending_id = (s["Id"] for s in emr.steps(cluster_id))
-    until(lambda: emr.steps(cluster_id)[0]["Status"]["State"] == "RUNNING", timeout=30)
+    wait_until(lambda: emr.steps(cluster_id)[0]["Status"]["State"] == "RUNNING", timeout=30)
 
     # When it is terminated by request
     emr.emr.terminate_job_flows(JobFlowIds=[cluster_id])

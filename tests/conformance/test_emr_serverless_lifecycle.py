@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from emr_autopilot_devkit.local.emr_serverless_simulator import utilization
 from emr_autopilot_devkit.local.runtime import ACCOUNT_ID, REPO_ROOT
-from tests.helpers.conformance import Runner, until
+from tests.helpers.conformance import Runner, wait_until
 
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/EmrServerlessJob"
 HIVE = {"hive": {"query": "s3://nowhere/query.sql"}}
@@ -59,7 +59,7 @@ def app_state(client: Any, app_id: str) -> str:
 
 
 def wait_app(client: Any, app_id: str, state: str) -> None:
-    until(lambda: app_state(client, app_id) == state, timeout=20)
+    wait_until(lambda: app_state(client, app_id) == state, timeout=20)
 
 
 def wait_run(client: Any, app_id: str, run_id: str, states: set[str]) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def wait_run(client: Any, app_id: str, run_id: str, states: set[str]) -> dict[st
         run: dict[str, Any] = client.get_job_run(applicationId=app_id, jobRunId=run_id)["jobRun"]
         return run if run["state"] in states else None
 
-    result: dict[str, Any] = until(found, timeout=20)
+    result: dict[str, Any] = wait_until(found, timeout=20)
     return result
 
 

@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from emr_autopilot_devkit.local.runtime import ACCOUNT_ID
-from tests.helpers.conformance import Runner, until
+from tests.helpers.conformance import Runner, wait_until
 
 ARN = "arn:aws:states:::emr-serverless:"
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/EmrServerlessJob"
@@ -37,7 +37,7 @@ def new_app(runtime: Runner, **extra: Any) -> str:
     app_id: str = client.create_application(name="sfn", releaseLabel="emr-7.1.0", type="SPARK", **extra)[
         "applicationId"
     ]
-    until(lambda: client.get_application(applicationId=app_id)["application"]["state"] != "CREATING", timeout=20)
+    wait_until(lambda: client.get_application(applicationId=app_id)["application"]["state"] != "CREATING", timeout=20)
     return app_id
 
 
@@ -301,7 +301,7 @@ def held_runs(runtime: Runner) -> Any:
 
 def only_run(runtime: Runner, app_id: str) -> str:
     client = runtime.stack.client("emr-serverless")
-    runs = until(lambda: client.list_job_runs(applicationId=app_id)["jobRuns"], timeout=20)
+    runs = wait_until(lambda: client.list_job_runs(applicationId=app_id)["jobRuns"], timeout=20)
     assert len(runs) == 1
     run_id: str = runs[0]["id"]
     return run_id
@@ -315,13 +315,13 @@ def test_stopping_the_execution_cancels_the_job_run(runtime: Runner) -> None:
             task("startJobRun.sync", {"ApplicationId": app_id, "ExecutionRoleArn": ROLE, "JobDriver": HIVE})
         )
         run_id = only_run(runtime, app_id)
-        until(lambda: get_run(runtime, app_id, run_id)["state"] == "SCHEDULED", timeout=20)
+        wait_until(lambda: get_run(runtime, app_id, run_id)["state"] == "SCHEDULED", timeout=20)
         # When the execution is stopped
         runtime.sfn.stop_execution(executionArn=execution)
         run = runtime.wait(execution)
         # Then Step Functions cancels the job run, best effort (connect-to-resource, "Run a Job (.sync)")
         assert run.status == "ABORTED"
-        until(lambda: get_run(runtime, app_id, run_id)["state"] == "CANCELLED", timeout=20)
+        wait_until(lambda: get_run(runtime, app_id, run_id)["state"] == "CANCELLED", timeout=20)
 
 
 def test_a_sync_task_timeout_cancels_the_job_run(runtime: Runner) -> None:
@@ -340,7 +340,7 @@ def test_a_sync_task_timeout_cancels_the_job_run(runtime: Runner) -> None:
         assert run.status == "FAILED"
         assert run.execution["error"] == "States.Timeout"
         run_id = only_run(runtime, app_id)
-        until(lambda: get_run(runtime, app_id, run_id)["state"] == "CANCELLED", timeout=20)
+        wait_until(lambda: get_run(runtime, app_id, run_id)["state"] == "CANCELLED", timeout=20)
 
 
 def test_cancel_job_run_sync_waits_for_cancelled(runtime: Runner) -> None:
@@ -351,7 +351,7 @@ def test_cancel_job_run_sync_waits_for_cancelled(runtime: Runner) -> None:
         run_id = client.start_job_run(applicationId=app_id, executionRoleArn=ROLE, jobDriver={"hive": {"query": "q"}})[
             "jobRunId"
         ]
-        until(lambda: get_run(runtime, app_id, run_id)["state"] == "SCHEDULED", timeout=20)
+        wait_until(lambda: get_run(runtime, app_id, run_id)["state"] == "SCHEDULED", timeout=20)
         # When cancelJobRun.sync runs
         run = runtime.run(task("cancelJobRun.sync", {"ApplicationId": app_id, "JobRunId": run_id}))
     # Then it returns the API's response once the run is CANCELLED (connect-emr-serverless)

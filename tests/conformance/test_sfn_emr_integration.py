@@ -31,7 +31,7 @@ from emr_autopilot_devkit.local.moto_patches.sfn_emr_integration import (
     emr_task_error,
     poll_interval,
 )
-from tests.helpers.conformance import CLUSTER_REQUEST, EMR_ARN, Run, Runner, task, until
+from tests.helpers.conformance import CLUSTER_REQUEST, EMR_ARN, Run, Runner, task, wait_until
 
 # aws/aws-cdk#13735: "... (Service: AmazonElasticMapReduce; Status Code: 400; Error Code: ValidationException;
 # Request ID: 3c8dd2a1-...; Proxy: null)"
@@ -529,7 +529,7 @@ def test_create_cluster_sync_waits_for_waiting_not_running(runtime: Runner, bloc
     step ends and the cluster is WAITING, Then the task succeeds with {ClusterId} (before: RUNNING counted)."""
     command, flag = blocker
     execution_arn = runtime.start(task("createCluster.sync", cluster_request("sync-waiting")))
-    cluster = until(lambda: clusters_named(runtime, "sync-waiting"))[0]
+    cluster = wait_until(lambda: clusters_named(runtime, "sync-waiting"))[0]
     step_id = runtime.emr.add_job_flow_steps(JobFlowId=cluster["Id"], Steps=[step_config(*command)])["StepIds"][0]
     runtime.wait_for_step(cluster["Id"], step_id, {"RUNNING"})
     assert runtime.emr.describe_cluster(ClusterId=cluster["Id"])["Cluster"]["Status"]["State"] == "RUNNING"
@@ -581,7 +581,7 @@ def test_add_step_sync_fails_when_the_step_is_cancelled(runtime: Runner, waiting
     command, flag = blocker
     runtime.emr.add_job_flow_steps(JobFlowId=waiting_cluster, Steps=[step_config(*command, name="blocker")])
     execution_arn = runtime.start(task("addStep.sync", {"ClusterId": waiting_cluster, "Step": step_config("true")}))
-    submitted = until(lambda: [e for e in runtime.stack.history(execution_arn) if e["type"] == "TaskSubmitted"])
+    submitted = wait_until(lambda: [e for e in runtime.stack.history(execution_arn) if e["type"] == "TaskSubmitted"])
     step_id = json.loads(submitted[0]["taskSubmittedEventDetails"]["output"])["StepId"]
     runtime.run(task("cancelStep", {"ClusterId": waiting_cluster, "StepId": step_id}))
     runtime.wait_for_step(waiting_cluster, step_id, {"CANCELLED"})
@@ -628,13 +628,13 @@ def test_sync_polling_cadence(
     monkeypatch.setattr(clock, "wait_for", recording_wait)
     command, flag = blocker
     execution_arn = runtime.start(task("addStep.sync", {"ClusterId": waiting_cluster, "Step": step_config(*command)}))
-    step_id = until(lambda: runtime.emr.list_steps(ClusterId=waiting_cluster)["Steps"])[0]["Id"]
+    step_id = wait_until(lambda: runtime.emr.list_steps(ClusterId=waiting_cluster)["Steps"])[0]["Id"]
     runtime.wait_for_step(waiting_cluster, step_id, {"RUNNING"})
-    until(lambda: waits)
+    wait_until(lambda: waits)
     while waits[-1][0] < 900:  # move virtual time on, one wait at a time, until well past 10 minutes
         seen = len(waits)
         clock.advance(waits[-1][1] + 1)
-        until(lambda: len(waits) > seen, timeout=10)  # noqa: B023 (called before `seen` changes)
+        wait_until(lambda: len(waits) > seen, timeout=10)  # noqa: B023 (called before `seen` changes)
     first_ten_minutes = [interval for elapsed, interval in waits if elapsed < 600]
     after = [interval for elapsed, interval in waits if elapsed >= 605]
     assert first_ten_minutes and set(first_ten_minutes) == {POLL_FIRST_SECONDS}, waits
@@ -653,7 +653,7 @@ def test_stop_during_add_step_sync_cancels_the_step(runtime: Runner, waiting_clu
     (before: left RUNNING)."""
     command, _flag = blocker
     execution_arn = runtime.start(task("addStep.sync", {"ClusterId": waiting_cluster, "Step": step_config(*command)}))
-    step_id = until(lambda: runtime.emr.list_steps(ClusterId=waiting_cluster)["Steps"])[0]["Id"]
+    step_id = wait_until(lambda: runtime.emr.list_steps(ClusterId=waiting_cluster)["Steps"])[0]["Id"]
     runtime.wait_for_step(waiting_cluster, step_id, {"RUNNING"})
     runtime.sfn.stop_execution(executionArn=execution_arn, error="Stop", cause="conformance")
     run = runtime.wait(execution_arn, timeout=10)
@@ -671,7 +671,7 @@ def test_task_timeout_during_add_step_sync_cancels_the_step(
     command, _flag = blocker
     definition = task("addStep.sync", {"ClusterId": waiting_cluster, "Step": step_config(*command)}, TimeoutSeconds=100)
     execution_arn = runtime.start(definition)
-    step_id = until(lambda: runtime.emr.list_steps(ClusterId=waiting_cluster)["Steps"])[0]["Id"]
+    step_id = wait_until(lambda: runtime.emr.list_steps(ClusterId=waiting_cluster)["Steps"])[0]["Id"]
     runtime.wait_for_step(waiting_cluster, step_id, {"RUNNING"})
     runtime.stack.clock.advance(120)
     run = runtime.wait(execution_arn, timeout=10)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from emr_autopilot_devkit.local.runtime import ACCOUNT_ID, LocalRuntime
+from tests.helpers.integration import wait_until
 
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/StepFunctionsConformance"
 EMR_ARN = "arn:aws:states:::elasticmapreduce:"
@@ -106,26 +106,18 @@ class Runner:
         return cluster_id
 
     def wait_for_cluster(self, cluster_id: str, states: set[str], timeout: float = 30.0) -> dict[str, Any]:
-        return until(lambda: _in_state(self.emr.describe_cluster(ClusterId=cluster_id)["Cluster"], states), timeout)
+        return wait_until(
+            lambda: _in_state(self.emr.describe_cluster(ClusterId=cluster_id)["Cluster"], states), timeout
+        )
 
     def wait_for_step(self, cluster_id: str, step_id: str, states: set[str], timeout: float = 30.0) -> dict[str, Any]:
-        return until(
+        return wait_until(
             lambda: _in_state(self.emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"], states), timeout
         )
 
 
 def _in_state(item: dict[str, Any], states: set[str]) -> dict[str, Any] | None:
     return item if item["Status"]["State"] in states else None
-
-
-def until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def task(resource: str, parameters: Any, **fields: Any) -> dict[str, Any]:

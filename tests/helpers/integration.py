@@ -81,7 +81,7 @@ def only(items: list[Any]) -> Any:
     return items[0]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.01) -> Any:
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.01) -> Any:
     """Poll until `predicate()` is truthy and return its value."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

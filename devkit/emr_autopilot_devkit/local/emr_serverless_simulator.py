@@ -30,7 +30,6 @@ import math
 import shlex
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -42,6 +41,7 @@ from moto.emrserverless.models import EMRServerlessBackend, emrserverless_backen
 from emr_autopilot_devkit.local.clock import FastClock
 from emr_autopilot_devkit.local.emr_serverless_events import EmrServerlessEvents
 from emr_autopilot_devkit.local.emulator_clients import emulator_client
+from emr_autopilot_devkit.local.simulator_thread import ActiveSlot, TickThread
 from emr_autopilot_devkit.local.step_runner import StepRun, StepRunner, failure_reason
 
 TERMINAL_JOB_STATES = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
@@ -223,8 +223,7 @@ class EmrServerlessSimulator:
         self._apps: dict[str, _AppSim] = {}
         self._runs: dict[str, _RunSim] = {}
         self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker = TickThread("emr-serverless-simulator", self.tick)
 
     def _emit(self, detail_type: str, resource: str, detail: dict[str, Any]) -> None:
         # EventBridge delivery is best effort (using-eventbridge): a failing target never fails the API call or the
@@ -243,16 +242,14 @@ class EmrServerlessSimulator:
         return self._lock
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="emr-serverless-simulator", daemon=True)
-        self._thread.start()
+        self._ticker.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._ticker.stop(timeout=0)  # ends the loop; joined below, once no job run's process is left
         with self._lock:
             for run_id in list(self._runs):
                 self.runner.kill(run_id)
-        if self._thread:
-            self._thread.join(timeout=5)
+        self._ticker.stop()
 
     def busy(self) -> bool:
         """True while anything moves: an application changing state or a job run not ended (an idle STARTED
@@ -261,14 +258,6 @@ class EmrServerlessSimulator:
             if any(sim.app.state in ("CREATING", "STARTING", "STOPPING") for sim in self._apps.values()):
                 return True
             return any(sim.run.state not in TERMINAL_JOB_STATES for sim in self._runs.values())
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception as exc:  # keep simulating; surface the bug in the runtime log
-                print(f"emr-serverless-simulator: {type(exc).__name__}: {exc}", file=sys.stderr)
-            time.sleep(0.005)
 
     # -- hooks called from the patched moto backend (under self.lock) ---------------------------------------
     def on_application_created(self, app: Any) -> None:
@@ -589,13 +578,6 @@ def _details_of(result: StepRun) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # The patched moto backend delegates to whichever simulator is active.
-_active_simulator: EmrServerlessSimulator | None = None
-
-
-def activate(simulator: EmrServerlessSimulator | None) -> None:
-    global _active_simulator
-    _active_simulator = simulator
-
-
-def active() -> EmrServerlessSimulator | None:
-    return _active_simulator
+_slot: ActiveSlot[EmrServerlessSimulator] = ActiveSlot()
+activate = _slot.activate
+active = _slot.active

@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +32,7 @@ from emr_autopilot_devkit.local.emr_events import EmrEvents, Fleet
 from emr_autopilot_devkit.local.emr_events import event_time as _at
 from emr_autopilot_devkit.local.emr_instance_hours import normalized_instance_hours
 from emr_autopilot_devkit.local.emulator_clients import emulator_client
+from emr_autopilot_devkit.local.simulator_thread import ActiveSlot, TickThread
 from emr_autopilot_devkit.local.step_runner import StepRun, StepRunner
 
 
@@ -133,8 +133,7 @@ class EmrSimulator:
         self._processes = self.runner.processes  # step id -> its real process (its own process group)
         self._pending_logs: list[tuple[float, Any, Any, StepRun]] = []
         self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker = TickThread("emr-simulator", self.tick)
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -142,13 +141,10 @@ class EmrSimulator:
         return emr_backends[self.account_id][self.region]
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="emr-simulator", daemon=True)
-        self._thread.start()
+        self._ticker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=5)
+        self._ticker.stop()
 
     def reset(self) -> None:
         with self._lock:
@@ -170,14 +166,6 @@ class EmrSimulator:
                 if state == "WAITING" and any(step.state == "PENDING" for step in sim.cluster.steps):
                     return True
             return False
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception as exc:  # keep simulating; surface the bug in the runtime log
-                print(f"emr-simulator: {type(exc).__name__}: {exc}", file=sys.stderr)
-            time.sleep(0.005)
 
     # -- hooks called from the patched moto backend ------------------------------------------
     def on_cluster_created(self, cluster: Any, request: dict[str, Any]) -> None:
@@ -603,7 +591,7 @@ class EmrSimulator:
     def _write_due_logs(self) -> None:
         try:
             self._flush_logs(self.clock.timestamp())
-        except Exception as exc:  # as in _loop: the step still ends; the failure goes to the runtime log
+        except Exception as exc:  # as in TickThread: the step still ends; the failure goes to the runtime log
             print(f"emr-simulator: {type(exc).__name__}: {exc}", file=sys.stderr)
 
     def _flush_logs(self, now: float) -> None:
@@ -678,16 +666,9 @@ def _signal(process: subprocess.Popen[str], sig: int) -> None:
 # ---------------------------------------------------------------------------------------------
 # moto patches: installed once per process, they delegate to whichever simulator is active.
 
-_active: EmrSimulator | None = None
-
-
-def activate(simulator: EmrSimulator | None) -> None:
-    global _active
-    _active = simulator
-
-
-def active() -> EmrSimulator | None:
-    return _active
+_slot: ActiveSlot[EmrSimulator] = ActiveSlot()
+activate = _slot.activate
+active = _slot.active
 
 
 def iso(value: datetime | None) -> str | None:
