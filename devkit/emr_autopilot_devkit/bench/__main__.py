@@ -23,6 +23,7 @@ from emr_autopilot_devkit.bench import (
     package_size,
     reaper_scale,
     serverless_transitions,
+    step_notice_lag,
     transitions,
 )
 from emr_autopilot_devkit.bench.common import RESULTS_PATH, say
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["coldstart", "size", "transitions", "serverless", "events", "reaper", "latency", "devloop"],
+        choices=["coldstart", "size", "transitions", "serverless", "events", "reaper", "latency", "devloop", "lag"],
         help="run only these benchmarks (repeatable); the results file then holds only them",
     )
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         ("reaper", "5. reaper at scale", reaper_scale.measure),
         ("latency", "6. reaction latency", latency.measure),
         ("devloop", "7. make demo / make test", lambda: dev_times.measure(args.skip_test_time, previous)),
+        ("lag", "8. cluster time until a step's end is noticed", step_notice_lag.measure),
     ]
     results = Results(notes=list(NOTES))
     if args.only:

@@ -142,6 +142,8 @@ def format_value(value: float | None, unit: str) -> str:
         return f"{value:.1f} s" if value < 100 else f"{value:.0f} s"
     if unit in ("B",):
         return human_bytes(value)
+    if unit == "USD":
+        return f"${value:,.4f}"
     if float(value).is_integer():
         return f"{int(value):,} {unit}".rstrip()
     return f"{value:,.2f} {unit}".rstrip()
