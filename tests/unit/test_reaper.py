@@ -25,7 +25,8 @@ from moto import mock_aws
 from moto.emr.models import emr_backends
 
 from emr_autopilot import aws, pricing, reaper
-from emr_autopilot.reaper import ReaperConfig, ReaperSettings, TagSelector, judge_is_idle, reap, reap_and_report
+from emr_autopilot.reaper import ReaperConfig, ReaperSettings, TagSelector, judge_is_idle, pacing, reap, reap_and_report
+from emr_autopilot.reaper.idle_metric import may_prove_idle
 from emr_autopilot_devkit.local.moto_patches import emr_auto_termination
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,9 +79,10 @@ class World:
         release: str = "emr-7.5.0",
         applications: tuple[str, ...] = ("Spark",),
     ) -> str:
-        """A WAITING cluster. metric: "idle" writes IsIdle=1 for every complete period since it became idle,
-        "busy" makes the latest period 0, "gappy" leaves every other period out, "lagging" leaves the latest
-        period out (CloudWatch's delay), None writes nothing."""
+        """A WAITING cluster. metric: "idle" writes IsIdle for every complete period since it was ready: 0 while
+        its ended step ran, else 1; "idle-despite-step" writes 1 even then; "busy" makes the latest period 0,
+        "busy-earlier" the period 30 minutes ago; "gappy" leaves every other period out, "lagging" leaves the
+        latest period out (CloudWatch's delay), None writes nothing."""
         cluster_id: str = self.emr.run_job_flow(
             Name=name,
             ReleaseLabel=release,
@@ -99,16 +101,19 @@ class World:
         cluster = self.backend.clusters[cluster_id]
         cluster.creation_datetime = NOW - (created_ago or ready_ago + timedelta(minutes=6))
         cluster.ready_datetime = NOW - ready_ago
-        idle_since = NOW - ready_ago
+        busy_between = None
         if step_ended_ago is not None:
             step = self._add_step(cluster_id, "COMPLETED")
             step.start_date_time = NOW - step_ended_ago - timedelta(minutes=10)
-            step.end_date_time = idle_since = NOW - step_ended_ago
+            step.end_date_time = NOW - step_ended_ago
+            busy_between = (step.start_date_time, step.end_date_time)
         if active_step:
             self._add_step(cluster_id, active_step)
         cluster.state = "WAITING"  # add_job_flow_steps made it RUNNING
         if metric:
-            self.write_is_idle([cluster_id], idle_since, metric)
+            self.write_is_idle(
+                [cluster_id], NOW - ready_ago, metric, None if metric == "idle-despite-step" else busy_between
+            )
         return cluster_id
 
     def _add_step(self, cluster_id: str, state: str) -> Any:
@@ -120,7 +125,13 @@ class World:
         step.state = state
         return step
 
-    def write_is_idle(self, cluster_ids: list[str], since: datetime, mode: str = "idle") -> None:
+    def write_is_idle(
+        self,
+        cluster_ids: list[str],
+        since: datetime,
+        mode: str = "idle",
+        busy_between: tuple[datetime, datetime] | None = None,
+    ) -> None:
         first = datetime.fromtimestamp(math.ceil(since.timestamp() / 300) * 300, UTC)
         periods = []
         at = first
@@ -131,12 +142,20 @@ class World:
             periods = periods[::2]
         if mode == "lagging":
             periods = periods[:-1]
+
+        def busy(at: datetime) -> bool:
+            if mode == "busy":
+                return at == periods[-1]
+            if mode == "busy-earlier":
+                return at == NOW - timedelta(minutes=30)
+            return busy_between is not None and busy_between[0] < at + PERIOD and at < busy_between[1]
+
         data = [
             {
                 "MetricName": "IsIdle",
                 "Dimensions": [{"Name": "JobFlowId", "Value": cluster_id}],
                 "Timestamp": at,
-                "Value": 0.0 if mode == "busy" and at == periods[-1] else 1.0,
+                "Value": 0.0 if busy(at) else 1.0,
             }
             for cluster_id in cluster_ids
             for at in periods
@@ -154,6 +173,27 @@ def _module_clients() -> Iterator[None]:
     aws.reset_clients()
     yield
     aws.reset_clients()
+
+
+class VirtualTime:
+    """The pacer's clock in these tests: its waits are recorded and pass at once."""
+
+    def __init__(self) -> None:
+        self.now, self.slept = 1000.0, 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
+
+
+@pytest.fixture(autouse=True)
+def virtual_time(monkeypatch: pytest.MonkeyPatch) -> VirtualTime:
+    clock = VirtualTime()
+    monkeypatch.setattr(pacing, "time", clock)
+    return clock
 
 
 @pytest.fixture
@@ -244,10 +284,20 @@ RULES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
         reaper.BAD_THRESHOLD_TAG,
     ),
     "a threshold tag under one period": ({"tags": {reaper.TAG_IDLE_THRESHOLD: "1m"}}, {}, reaper.BAD_THRESHOLD_TAG),
-    "a step that ended 20 minutes ago": ({"step_ended_ago": timedelta(minutes=20)}, {}, reaper.IDLE_TOO_SHORT),
+    "a step that ended 20 minutes ago (IsIdle 0 while it ran)": (
+        {"step_ended_ago": timedelta(minutes=20)},
+        {},
+        reaper.METRIC_NOT_IDLE,
+    ),
+    "a step that ended 20 minutes ago (IsIdle 1 all along)": (
+        {"step_ended_ago": timedelta(minutes=20), "metric": "idle-despite-step"},
+        {},
+        reaper.IDLE_TOO_SHORT,
+    ),
     "ready less than the threshold ago": ({"ready_ago": timedelta(minutes=45)}, {}, reaper.IDLE_TOO_SHORT),
     "no IsIdle data": ({"metric": None}, {}, reaper.NO_METRIC),
-    "IsIdle 0 in the latest period": ({"metric": "busy"}, {}, reaper.METRIC_NOT_IDLE),
+    "IsIdle 0 in the latest period": ({"metric": "busy"}, {}, reaper.BUSY),
+    "IsIdle 0 thirty minutes ago": ({"metric": "busy-earlier"}, {}, reaper.METRIC_NOT_IDLE),
     "IsIdle with gaps": ({"metric": "gappy"}, {}, reaper.METRIC_INCOMPLETE),
 }
 
@@ -292,9 +342,10 @@ def test_a_cluster_is_terminated_despite(world: World, case: str) -> None:
 
 
 # -- limits ----------------------------------------------------------------------------------------
-def test_the_cap_terminates_the_longest_idle_first_and_reports_the_rest(world: World) -> None:
+def test_the_cap_terminates_the_longest_idle_first_and_reports_the_rest(world: World, hook: Hook) -> None:
     # Given four idle clusters, idle 4h, 3h, 2h and 1h15m
     by_idle = {hours: world.cluster(f"idle-{hours}h", ready_ago=timedelta(hours=hours)) for hours in (4, 3, 2, 1.25)}
+    counter = CallCounter(hook, world.emr)
     # When the reaper may terminate two per run
     report = reap(live(max_terminations=2), NOW)
     # Then the two idle longest are terminated and the others are reported as "cap reached", still running
@@ -306,6 +357,214 @@ def test_the_cap_terminates_the_longest_idle_first_and_reports_the_rest(world: W
     }
     assert {decision(report, by_idle[h]).code for h in (2, 1.25)} == {reaper.CAP_REACHED}
     assert report.notable()
+    # And only the two it terminated were described and had their steps read (right before)
+    assert (counter.calls["ListSteps"], counter.calls["DescribeCluster"]) == (2, 2)
+
+
+def test_the_scan_describes_only_the_clusters_it_needs_to_fill_the_cap(world: World, hook: Hook) -> None:
+    # Given ten idle clusters, idle 2h10m down to 1h25m
+    by_rank = [world.cluster(f"idle-{n}", ready_ago=timedelta(minutes=130 - 5 * n)) for n in range(10)]
+    counter = CallCounter(hook, world.emr)
+    topic, queue = _topic_with_queue()
+    # When the scheduled reaper may terminate two per run
+    report = reap_and_report(live(max_terminations=2), NOW, topic)
+    # Then the two idle longest are the only ones described, have their steps read and are terminated
+    assert (counter.calls["DescribeCluster"], counter.calls["ListSteps"]) == (2, 2)
+    assert [world.state(c) for c in by_rank] == ["TERMINATED"] * 2 + ["WAITING"] * 8
+    # And the eight others are reported as idle by IsIdle, not examined because of the cap, tags not read
+    for cluster in by_rank[2:]:
+        found = decision(report, cluster)
+        assert (found.code, found.unexamined, found.tags_read) == (reaper.CAP_REACHED, True, False)
+        assert found.reason.endswith("; not examined: the cap of 2 terminations per run was reached; tags not read")
+    assert decision(report, by_rank[2]).idle_minutes == 120.0
+    # And the notice counts them, longest idle first
+    (message,) = _messages(queue)
+    assert message["Subject"] == "[emr-autopilot] Idle reaper: terminated 2, cap-reached 8, scanned 10"
+    assert "Idle by IsIdle, not examined (8): the cap of 2 terminations per run was reached first" in message["Message"]
+    assert f"  {by_rank[2]}, {by_rank[3]}, " in message["Message"]
+
+
+def test_a_protected_cluster_early_in_the_ranking_is_skipped_and_the_next_one_is_chosen(
+    world: World, hook: Hook
+) -> None:
+    # Given the cluster idle longest is protected, then three plain idle ones, idle 3h, 2h and 1h30m
+    protected = world.cluster("guarded", ready_ago=timedelta(hours=4), protected=True)
+    plain = [world.cluster(f"plain-{m}", ready_ago=timedelta(minutes=m)) for m in (180, 120, 90)]
+    counter = CallCounter(hook, world.emr)
+    # When the reaper runs live with a cap of one
+    report = reap(live(max_terminations=1), NOW)
+    # Then the protected one is described and kept, and the next one is described and terminated
+    assert (decision(report, protected).code, world.state(protected)) == (reaper.PROTECTED, "WAITING")
+    assert (decision(report, plain[0]).action, world.state(plain[0])) == ("terminated", "TERMINATED")
+    assert counter.calls["DescribeCluster"] == 2
+    # And only the chosen one had its steps read; the last two were not examined
+    assert counter.calls["ListSteps"] == 1
+    assert [decision(report, c).unexamined for c in plain] == [False, True, True]
+
+
+def test_a_cluster_the_walk_did_not_reach_is_judged_by_is_idle_over_the_default_threshold(
+    world: World, hook: Hook
+) -> None:
+    # Given an idle cluster, and one busy 30 minutes ago that only a threshold tag under 25m could make eligible
+    idle = world.cluster("idle")
+    recent = world.cluster("recent", metric="busy-earlier", tags={reaper.TAG_IDLE_THRESHOLD: "10m"})
+    counter = CallCounter(hook, world.emr)
+    # When the reaper runs live with a cap of one
+    report = reap(live(max_terminations=1), NOW)
+    # Then the idle one fills the cap, and the other, ranked below it, is not described: it is reported by
+    # IsIdle over the default threshold, not as idle, and not terminated
+    assert decision(report, idle).action == "terminated"
+    found = decision(report, recent)
+    assert (found.code, found.unexamined, found.tags_read) == (reaper.METRIC_NOT_IDLE, True, False)
+    assert found.reason == (
+        "IsIdle was 0 in the period from 20:45Z, default threshold 60 min; "
+        "not examined: the cap of 1 terminations per run was reached; tags not read"
+    )
+    assert counter.calls["DescribeCluster"] == 1
+    assert world.state(recent) == "WAITING"
+
+
+def test_clusters_busy_by_is_idle_cost_no_describe_and_no_list_steps(world: World, hook: Hook) -> None:
+    # Given clusters whose IsIdle was 0 in the latest period (interactive clusters at work, no step), whatever
+    # their tags and protection, one with no IsIdle data at all, and one idle cluster
+    busy = [
+        world.cluster("notebooks", metric="busy"),
+        world.cluster("kept", metric="busy", tags=OPT_OUT),
+        world.cluster("theirs", metric="busy", tags={"team": "ml"}),
+        world.cluster("guarded", metric="busy", protected=True),
+        world.cluster("short", metric="busy", tags={reaper.TAG_IDLE_THRESHOLD: "5m"}),
+    ]
+    silent = world.cluster("silent", metric=None)
+    idle = world.cluster("adhoc")
+    counter = CallCounter(hook, world.emr, world.cloudwatch)
+    # When the reaper runs live
+    report = reap(LIVE, NOW)
+    # Then only the idle cluster was described and had its steps read, and it was terminated
+    assert (counter.calls["DescribeCluster"], counter.calls["ListSteps"]) == (1, 1)
+    assert counter.calls["GetMetricData"] == 1
+    assert decision(report, idle).action == "terminated"
+    # And each busy one is "busy", saying why and that its tags were not read; the silent one has no metric
+    for cluster in busy:
+        found = decision(report, cluster)
+        assert (found.action, found.code, found.tags_read) == ("skipped", reaper.BUSY, False)
+        assert found.reason.startswith("busy by IsIdle: IsIdle was 0 in the period from 21:10Z")
+        assert found.reason.endswith("; tags not read")
+        assert world.state(cluster) == "WAITING"
+    assert (decision(report, silent).code, decision(report, silent).tags_read) == (reaper.NO_METRIC, False)
+
+
+def test_an_idle_cluster_still_meets_every_rule_after_the_metric(world: World, hook: Hook) -> None:
+    # Given idle clusters (IsIdle 1 throughout) that are protected, opted out, out of scope, with a step
+    # running, all idle longer than two plain ones, of which the cap lets one go
+    protected = world.cluster("guarded", protected=True, tags={"team": "data"}, ready_ago=timedelta(hours=5))
+    opted_out = world.cluster("kept", tags={**OPT_OUT, "team": "data"}, ready_ago=timedelta(hours=5))
+    elsewhere = world.cluster("theirs", tags={"team": "ml"}, ready_ago=timedelta(hours=5))
+    running = world.cluster("racing", active_step="RUNNING", tags={"team": "data"}, ready_ago=timedelta(hours=9))
+    plain = [
+        world.cluster("plain-old", ready_ago=timedelta(hours=3), tags={"team": "data"}),
+        world.cluster("plain-new", tags={"team": "data"}),
+    ]
+    counter = CallCounter(hook, world.emr)
+    # When the reaper runs live with a scope and a cap of one
+    report = reap(live(scope="team=data", max_terminations=1), NOW)
+    # Then each rule keeps its cluster; the running step is found right before the termination, and the cap
+    # then goes to the longest idle plain cluster
+    codes = {c: decision(report, c).code for c in [protected, opted_out, elsewhere, running, *plain]}
+    assert codes == {
+        protected: reaper.PROTECTED,
+        opted_out: reaper.OPTED_OUT,
+        elsewhere: reaper.OUT_OF_SCOPE,
+        running: reaper.BUSY,
+        plain[0]: reaper.IDLE,
+        plain[1]: reaper.CAP_REACHED,
+    }
+    assert [world.state(c) for c in [protected, opted_out, elsewhere, running, *plain]] == [
+        "WAITING",
+        "WAITING",
+        "WAITING",
+        "WAITING",
+        "TERMINATED",
+        "WAITING",
+    ]
+    # And the walk stopped once the cap was filled: the newer plain one was neither described nor had its
+    # steps read, and steps were read only for the two checked
+    assert (counter.calls["DescribeCluster"], counter.calls["ListSteps"]) == (5, 2)
+    assert [d.cluster_id for d in report.decisions if not d.tags_read] == [plain[1]]
+
+
+def test_a_threshold_tag_longer_than_the_default_is_judged_over_its_own_window(world: World, hook: Hook) -> None:
+    # Given two clusters ready 5 hours ago with a 3-hour threshold tag: IsIdle 1 all along for one, and for
+    # the other 0 two hours ago (within its 3 hours, outside the default hour); and an untagged idle one
+    tag = {reaper.TAG_IDLE_THRESHOLD: "3h"}
+    long_idle = world.cluster("long-idle", ready_ago=timedelta(hours=5), tags=tag, metric=None)
+    world.write_is_idle([long_idle], NOW - timedelta(hours=5))
+    busy_before = world.cluster("busy-2h-ago", ready_ago=timedelta(hours=5), tags=tag, metric=None)
+    world.write_is_idle(
+        [busy_before],
+        NOW - timedelta(hours=5),
+        busy_between=(NOW - timedelta(hours=2, minutes=5), NOW - timedelta(hours=2)),
+    )
+    plain = world.cluster("plain")
+    counter = CallCounter(hook, world.cloudwatch)
+    # When the reaper runs live with the default threshold of one hour
+    report = reap(LIVE, NOW)
+    # Then the one busy two hours ago is kept by its own 3-hour threshold, the others are terminated
+    assert decision(report, busy_before).code == reaper.METRIC_NOT_IDLE
+    assert world.state(busy_before) == "WAITING"
+    assert decision(report, long_idle).action == "terminated"
+    assert decision(report, long_idle).threshold_minutes == 180
+    assert world.state(plain) == "TERMINATED"
+    # And the older data was read for the two tagged clusters only, one GetMetricData each when examined
+    assert counter.metric_queries == [3, 1, 1]
+
+
+def test_the_per_cluster_calls_are_paced_at_emrs_rates(world: World, virtual_time: VirtualTime) -> None:
+    # Given 15 idle clusters, all to be chosen: 15 DescribeCluster and 15 ListSteps calls, 5 over each bucket of 10
+    for n in range(15):
+        world.cluster(f"idle-{n}")
+    # When the reaper runs (dry run)
+    reap(ReaperConfig(dry_run=True, max_terminations=15), NOW)
+    # Then the five clusters past the buckets waited two seconds each: ListSteps' rate (0.5 a second) sets the
+    # pace, and DescribeCluster's (1 a second) refills within those waits
+    assert virtual_time.slept == pytest.approx(5 * 2.0)
+
+
+def test_the_pacing_follows_the_rates_in_the_functions_environment(
+    world: World, virtual_time: VirtualTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 4 idle clusters, and the environment giving DescribeCluster a burst of 1, then one call every 4 s,
+    # and ListSteps a burst of 100
+    for n in range(4):
+        world.cluster(f"idle-{n}")
+    for key, value in {
+        "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:1:t",
+        "EMR_DESCRIBE_CLUSTER_BURST": "1",
+        "EMR_DESCRIBE_CLUSTER_PER_SECOND": "0.25",
+        "EMR_LIST_STEPS_BURST": "100",
+    }.items():
+        monkeypatch.setenv(key, value)
+    config = ReaperSettings.from_env().config()
+    # When the reaper runs with a cap of 4
+    reap(config.model_copy(update={"max_terminations": 4}), NOW)
+    # Then the three DescribeCluster calls past the burst waited 4 s each, and nothing else waited
+    assert config.describe_cluster_rate == pacing.CallRate(1, 0.25)
+    assert virtual_time.slept == pytest.approx(3 * 4.0)
+
+
+def test_a_token_bucket_waits_only_past_its_burst(virtual_time: VirtualTime) -> None:
+    # Given ListSteps' bucket: 10 at once, then one every 2 seconds
+    bucket = pacing.TokenBucket(*pacing.LIST_STEPS)
+    # When 12 calls are paced, then 10 seconds pass and 5 more are
+    for _ in range(12):
+        bucket.take()
+    after_twelve = virtual_time.slept
+    virtual_time.now += 10
+    for _ in range(5):
+        bucket.take()
+    # Then it waited 2 seconds for each of the two past the burst, and none for the 5 the pause refilled
+    assert after_twelve == pytest.approx(4.0)
+    assert virtual_time.slept == pytest.approx(4.0)
+    assert bucket.waited == pytest.approx(4.0)
 
 
 def test_a_dry_run_decides_the_same_and_terminates_nothing(world: World) -> None:
@@ -347,16 +606,17 @@ def test_calls_per_scan_stay_proportional(
     # When one scan runs with the default cap of 5
     report = reap(live(idle_threshold=threshold, grace=timedelta(0)), NOW)
     # Then the calls are: the ListClusters pages, one GetMetricData per 500 clusters (never more queries
-    # a call), two EMR calls per candidate, and two per terminated cluster (pricing, terminate)
+    # a call), and for each terminated one its DescribeCluster, its ListSteps right before, pricing and the
+    # termination (the cap-reached ones are not described and their steps not read)
     assert len(report.with_action("terminated")) == 5
     calls = counter.calls
     assert calls["ListClusters"] == math.ceil(count / 50)
     assert calls["GetMetricData"] == math.ceil(count / 500)
     assert max(counter.metric_queries) <= 500
     assert sum(counter.metric_queries) == count
-    assert (calls["DescribeCluster"], calls["ListSteps"]) == (count, count)
+    assert (calls["DescribeCluster"], calls["ListSteps"]) == (5, 5)
     assert (calls["ListInstanceGroups"], calls["TerminateJobFlows"]) == (5, 5)
-    assert sum(calls.values()) == math.ceil(count / 50) + math.ceil(count / 500) + 2 * count + 10
+    assert sum(calls.values()) == math.ceil(count / 50) + math.ceil(count / 500) + 20
     with capsys.disabled():
         print(f"\n  reaper calls for {count} idle clusters: {dict(sorted(calls.items()))}")
 
@@ -514,6 +774,7 @@ def test_decisions_are_recorded_in_the_ledger(world: World) -> None:
     idle = world.cluster("adhoc", tags={"team": "data"})
     busy = world.cluster("busy", active_step="RUNNING", tags={"team": "data"})
     other = world.cluster("theirs", tags={"team": "ml"})
+    unknown = world.cluster("notebooks", metric="busy", tags={"team": "ml"})
     topic, _ = _topic_with_queue()
     config = live(scope="team=data")
     # When the scheduled reaper runs with the ledger
@@ -523,6 +784,7 @@ def test_decisions_are_recorded_in_the_ledger(world: World) -> None:
     by_cluster = {item["pk"]: item for item in items}
     assert set(by_cluster) == {f"CLUSTER#{idle}", f"CLUSTER#{busy}"}
     assert f"CLUSTER#{other}" not in by_cluster
+    assert f"CLUSTER#{unknown}" not in by_cluster  # busy by IsIdle: tags not read, so maybe another team's
     recorded = by_cluster[f"CLUSTER#{idle}"]
     assert recorded["sk"] == "DECISION#2026-11-21T21:15:00.000000Z#reaper"
     assert (recorded["kind"], recorded["action"], recorded["code"]) == ("reaper", "terminated", reaper.IDLE)
@@ -625,6 +887,27 @@ def test_is_idle_must_cover_the_threshold(points: list[tuple[datetime, float]], 
     # When they are judged
     ok, code, _ = judge_is_idle(points, NOW, timedelta(minutes=60))
     # Then idle is proven only by complete, all-1 data
+    assert (ok, code) == expected
+
+
+@pytest.mark.parametrize(
+    ("points", "read_minutes", "expected"),
+    [
+        (_points(*range(5, 65, 5)), 60, (True, reaper.IDLE)),
+        (_points(*range(10, 65, 5)) + _points(5, value=0.0), 60, (False, reaper.METRIC_NOT_IDLE)),
+        (_points(*range(15, 65, 5)) + _points(10, value=0.0), 60, (False, reaper.METRIC_NOT_IDLE)),  # 5 not yet in
+        (_points(*range(5, 30, 5)) + _points(30, value=0.0), 60, (True, reaper.IDLE)),  # a tag under 25m could prove it
+        ([], 60, (False, reaper.NO_METRIC)),
+        ([], 5, (True, reaper.IDLE)),  # one period read: a longer threshold might still be proven
+    ],
+)
+def test_is_idle_rules_a_cluster_out_only_when_no_threshold_could_prove_it_idle(
+    points: list[tuple[datetime, float]], read_minutes: int, expected: tuple[bool, str]
+) -> None:
+    # Given IsIdle datapoints read over the last `read_minutes`
+    # When they are asked whether any threshold (5m to 7d) could prove the cluster idle
+    ok, code, _ = may_prove_idle(points, NOW, NOW - timedelta(minutes=read_minutes))
+    # Then only a 0 in the newest periods, or no data over two periods or more, rules it out
     assert (ok, code) == expected
 
 

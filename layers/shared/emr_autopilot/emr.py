@@ -86,8 +86,15 @@ def describe_step(cluster_id: str, step_id: str) -> "StepTypeDef":
 
 def list_clusters(states: "Sequence[ClusterStateType]") -> "Iterator[ClusterSummaryTypeDef]":
     """Every cluster in these states, page by page (EMR filters by state, not this code)."""
+    for page, _ in cluster_pages(states):
+        yield from page
+
+
+def cluster_pages(states: "Sequence[ClusterStateType]") -> "Iterator[tuple[list[ClusterSummaryTypeDef], bool]]":
+    """The same, one ListClusters page (up to 50 clusters) at a time, and whether another page follows:
+    each next() makes one call, and none after a page that said no other follows."""
     for page in client().get_paginator("list_clusters").paginate(ClusterStates=list(states)):
-        yield from page["Clusters"]
+        yield page["Clusters"], bool(page.get("Marker"))
 
 
 def steps_page(cluster_id: str, states: "Sequence[StepStateType]" = ()) -> "tuple[list[StepSummaryTypeDef], bool]":

@@ -11,9 +11,13 @@ Every WAITING cluster gets one decision and a reason. A cluster is terminated on
 - not termination-protected (protection is never removed);
 - fewer than ``max_terminations`` clusters were terminated before it in this run.
 
+IsIdle is read first, for all clusters at once: a cluster it shows busy costs no per-cluster call.
+The others are examined longest idle first only until the cap is filled; the rest are reported as
+not examined, so the per-cluster calls grow with the cap, not with the fleet.
+
 Where each part lives: config (settings, tag selectors, the schedule's tick), scan (the checks and
-terminations), idle_metric (IsIdle as proof), heal (auto-termination policies), report (decisions,
-reason codes), notice (the notice's text), run (the scheduled run: ledger and notice).
+terminations), idle_metric (IsIdle as proof), pacing (EMR's rates), heal (auto-termination policies),
+report (decisions, reason codes), notice (the notice's text), run (the scheduled run: ledger and notice).
 """
 
 from emr_autopilot.reaper.config import (

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emr_autopilot.durations import duration_adapter, format_duration
 from emr_autopilot.env_settings import EnvSettings
+from emr_autopilot.reaper.pacing import DESCRIBE_CLUSTER, LIST_CLUSTERS, LIST_STEPS, CallRate
 
 TAG_IDLE_THRESHOLD = "emr-autopilot:idle-threshold"
 DEFAULT_OPT_OUT = "emr-autopilot:reaper=skip"
@@ -56,6 +57,17 @@ class ReaperConfig(BaseModel):
     opt_out: TagSelector | None = TagSelector(key="emr-autopilot:reaper", value="skip")
     heal: bool = False
     region: str = "us-east-1"
+    # EMR's token buckets the scan paces its calls under (pacing.py; defaults inferred)
+    list_clusters_rate: CallRate = LIST_CLUSTERS
+    describe_cluster_rate: CallRate = DESCRIBE_CLUSTER
+    list_steps_rate: CallRate = LIST_STEPS
+
+    @field_validator("list_clusters_rate", "describe_cluster_rate", "list_steps_rate")
+    @classmethod
+    def _rate(cls, value: CallRate) -> CallRate:
+        if value.burst < 1 or value.per_second <= 0:
+            raise ValueError("the burst must be at least 1 and the rate above 0 a second")
+        return value
 
     @field_validator("scope", "opt_out", mode="before")
     @classmethod
@@ -99,6 +111,14 @@ class ReaperSettings(EnvSettings):
     reaper_scope_tag: str = ""
     reaper_opt_out_tag: str = DEFAULT_OPT_OUT
     reaper_heal_mode: bool = False
+    # EMR's quotas for the paced calls (not template parameters: set them on the function for an account
+    # whose quotas were raised, or lowered to leave room for other tools sharing the buckets)
+    emr_list_clusters_burst: int = Field(default=LIST_CLUSTERS.burst, ge=1, le=10000)
+    emr_list_clusters_per_second: float = Field(default=LIST_CLUSTERS.per_second, gt=0, le=10000)
+    emr_describe_cluster_burst: int = Field(default=DESCRIBE_CLUSTER.burst, ge=1, le=10000)
+    emr_describe_cluster_per_second: float = Field(default=DESCRIBE_CLUSTER.per_second, gt=0, le=10000)
+    emr_list_steps_burst: int = Field(default=LIST_STEPS.burst, ge=1, le=10000)
+    emr_list_steps_per_second: float = Field(default=LIST_STEPS.per_second, gt=0, le=10000)
 
     def config(self) -> ReaperConfig:
         return ReaperConfig(
@@ -110,6 +130,9 @@ class ReaperSettings(EnvSettings):
             opt_out=TagSelector.parse(self.reaper_opt_out_tag),
             heal=self.reaper_heal_mode,
             region=self.aws_region,
+            list_clusters_rate=CallRate(self.emr_list_clusters_burst, self.emr_list_clusters_per_second),
+            describe_cluster_rate=CallRate(self.emr_describe_cluster_burst, self.emr_describe_cluster_per_second),
+            list_steps_rate=CallRate(self.emr_list_steps_burst, self.emr_list_steps_per_second),
         )
 
 

@@ -71,6 +71,27 @@ def judge_is_idle(points: Points, now: datetime, threshold: timedelta) -> tuple[
     return True, IDLE, f"IsIdle=1 in {len(relevant)} periods"
 
 
+def may_prove_idle(points: Points, now: datetime, read_from: datetime) -> tuple[bool, str, str]:
+    """Whether these datapoints (read since `read_from`) could prove idle for SOME threshold, whatever a
+    cluster's tags say; else why not. judge_is_idle fails for every threshold when it fails for the shortest
+    window holding the newest complete period: a longer window only adds periods, so it keeps any 0 and any
+    gap, and a shorter one holds no complete period at all."""
+    complete_end = floor_period(now)
+    complete = [t for t, _ in points if t < complete_end]
+    if not complete:
+        periods = int((complete_end - read_from).total_seconds() // METRIC_PERIOD)
+        if periods >= 2:  # a longer threshold would also miss these periods: two or more missing is no proof
+            return False, NO_METRIC, f"no IsIdle data in the last {periods * METRIC_PERIOD // 60} min"
+        return True, IDLE, "too few periods read to tell"
+    return judge_is_idle(points, now, now - max(complete))
+
+
+def idle_since(points: Points, ready: datetime) -> datetime:
+    """The latest of ReadyDateTime and the end of the last period with IsIdle 0 in these datapoints."""
+    busy = [t for t, v in points if v < 1]
+    return max([ready, *(t + timedelta(seconds=METRIC_PERIOD) for t in busy)])
+
+
 def floor_period(value: datetime) -> datetime:
     """Start of the 5-minute period holding `value` (CloudWatch aligns periods this way)."""
     seconds = math.floor(value.timestamp() / METRIC_PERIOD) * METRIC_PERIOD

@@ -5,6 +5,8 @@ from collections.abc import Callable
 from emr_autopilot import notifications
 from emr_autopilot.reaper.report import NOTABLE_SKIPS, ClusterDecision, ReapReport
 
+NAMED = 20  # clusters named in the notice's line of those not examined
+
 
 def subject(report: ReapReport) -> str:
     return f"[emr-autopilot] Idle reaper{_mode(report)}: {report.summary_line()}"
@@ -29,7 +31,9 @@ def body(report: ReapReport) -> str:
         f"Rules: {config.describe()}.",
     ]
     lines += _acted(report)
-    lines += _section("Idle but left running:", report.left_running, lambda d: d.reason)
+    examined = [d for d in report.left_running if not d.unexamined]
+    lines += _section("Idle but left running:", examined, lambda d: d.reason)
+    lines += _not_examined([d for d in report.left_running if d.unexamined], report.config.max_terminations)
     lines += _section("Errors (the scan went on):", report.with_action("error"), lambda d: d.reason)
     lines += _section("Auto-termination policy (heal mode):", report.healed, lambda d: d.heal or "")
     lines += _applications(report)
@@ -37,6 +41,21 @@ def body(report: ReapReport) -> str:
     if others:
         lines += ["", "Other skips: " + ", ".join(f"{code} {n}" for code, n in sorted(others.items()))]
     return "\n".join(lines)
+
+
+def _not_examined(decisions: list[ClusterDecision], cap: int) -> list[str]:
+    """The clusters the cap kept the scan from describing: counted and named in one line, longest idle first."""
+    if not decisions:
+        return []
+    ranked = sorted(decisions, key=lambda d: (-(d.idle_minutes or 0.0), d.cluster_id))
+    named = ", ".join(d.cluster_id for d in ranked[:NAMED])
+    more = f" and {len(ranked) - NAMED} more" if len(ranked) > NAMED else ""
+    return [
+        "",
+        f"Idle by IsIdle, not examined ({len(ranked)}): the cap of {cap} terminations per run was reached first, "
+        "so their tags and steps were not read (some may be out of scope, opted out, protected or busy):",
+        f"  {named}{more}",
+    ]
 
 
 def _mode(report: ReapReport) -> str:

@@ -44,6 +44,8 @@ class ClusterDecision:
     estimated_hourly_usd: float | None = None
     cost_basis: str | None = None
     heal: str | None = None
+    tags_read: bool = False  # False: not described (e.g. busy by IsIdle): scope, opt-out, protection unknown
+    unexamined: bool = False  # True: the cap was filled before the scan reached it; judged by IsIdle alone
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -25,8 +25,8 @@ def reap_and_report(config: ReaperConfig, now: datetime, topic_arn: str, ledger_
 
 def record_decisions(report: ReapReport, table: str) -> None:
     for decision in report.decisions:
-        if decision.code == OUT_OF_SCOPE:
-            continue  # other teams' clusters: not the reaper's to keep a history of
+        if decision.code == OUT_OF_SCOPE or (report.config.scope is not None and not decision.tags_read):
+            continue  # other teams' clusters (or maybe theirs: tags not read): not the reaper's to keep a history of
         detail = {key: value for key, value in decision.as_dict().items() if key not in ("cluster_id", "state")}
         detail["dry_run"] = report.config.dry_run
         detail["cluster_name"] = detail.pop("name")
