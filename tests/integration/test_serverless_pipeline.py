@@ -4,7 +4,6 @@ The job's PySpark entry point runs for real on local PySpark, so each run here c
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 
 from emr_autopilot import emr_serverless, ledger
 from emr_autopilot.catalog import load_catalog
+from emr_autopilot.run_costs import cost_line, serverless_prices
 from emr_autopilot.run_starter import DeadlineScheduler, ManualRunRequest, StartOutcome, start_manual_run
 from emr_autopilot.runs import StackContext
 from emr_autopilot_devkit.local import step_runner
@@ -21,7 +21,13 @@ from emr_autopilot_devkit.sample_data import (
     generate_inspections,
     generate_malformed_inspections,
 )
-from tests.helpers.integration import JOBS_DIR, RuntimeFactory, output_counts, wait_until
+from tests.helpers.integration import (
+    RuntimeFactory,
+    described_execution,
+    output_counts,
+    sample_jobs,
+    wait_until,
+)
 
 JOB = "red-violations-serverless"
 NO_SPARK = step_runner.spark_toolchain().missing
@@ -31,11 +37,7 @@ needs_spark = pytest.mark.skipif(bool(NO_SPARK), reason=f"local Spark cannot run
 @pytest.fixture
 def stack(local_runtime: RuntimeFactory, tmp_path: Path) -> LocalRuntime:
     """The local runtime with only the serverless sample job (and its code) deployed."""
-    jobs = tmp_path / "jobs"
-    jobs.mkdir()
-    shutil.copy(JOBS_DIR / f"{JOB}.yaml", jobs)
-    shutil.copytree(JOBS_DIR / "red_violations", jobs / "red_violations")
-    return local_runtime(jobs)
+    return local_runtime(sample_jobs(tmp_path, JOB))
 
 
 def start_run(stack: LocalRuntime, csv: bytes, key: str = "inspections/serverless.csv") -> StartOutcome:
@@ -50,8 +52,7 @@ def start_run(stack: LocalRuntime, csv: bytes, key: str = "inspections/serverles
 
 
 def execution(stack: LocalRuntime, outcome: StartOutcome) -> dict[str, Any]:
-    described: dict[str, Any] = stack.client("stepfunctions").describe_execution(executionArn=outcome.execution_arn)
-    return described
+    return described_execution(stack, outcome.execution_arn)
 
 
 def job_runs(stack: LocalRuntime, application_id: str) -> list[dict[str, Any]]:
@@ -98,8 +99,14 @@ def test_a_serverless_run_counts_for_real_and_stops_its_application(stack: Local
     (meta,) = [item for item in ledger.list_runs(stack.outputs["RunLedgerTableName"]) if item.get("run_id")]
     expected_meta = (f"RUN#{outcome.execution_name}", "SUCCESS", "emr-serverless")
     assert (meta["pk"], meta["state"], meta["compute"]) == expected_meta
-    # And one success notice says so
+    # And one success notice says so, ending with the run's cost: an amount labelled an estimate at the dated
+    # EMR Serverless price table, the same line the ledger's run holds (its job run's billedResourceUtilization)
     assert subjects(stack) == [f"[emr-autopilot] SUCCEEDED {JOB}"]
+    cost = stack.notifications[0].message.split(" | ")[-1]
+    assert cost.startswith("Cost: ~$")
+    assert f"({serverless_prices().label}; 1 job run(s): " in cost
+    assert meta["cost_usd"] > 0
+    assert cost == cost_line(meta)
 
 
 @needs_spark
