@@ -11,6 +11,12 @@ A serverless job with `serverless.application` gets an EMR Serverless applicatio
 emr-autopilot-<job>: the deploy creates it, updates it when its configuration changed, and records its id in
 the catalog, where the run starter finds it. An application whose job no longer manages one is deleted; one
 whose job left jobs/ only with --prune.
+
+A job with a `package:` section (a Python project) gets its modules as a zip and its dependencies as a packed
+virtual environment (emr_autopilot_devkit.packaging), under content-addressed keys in the artifacts bucket
+(packages/<job>/<sha256>/...): what the bucket already has is neither built nor uploaded again, and the catalog
+records the keys, so a run uses exactly what this deploy recorded. To the local runtime the environment is built
+for this machine's Python (the local runtime runs the job on local Spark with it); to AWS, for the job's target.
 """
 
 from __future__ import annotations
@@ -127,6 +133,9 @@ class DeployReport:
     plan: Plan = field(default_factory=Plan)
     dry_run: bool = False
     uploaded: list[str] = field(default_factory=list)
+    # The packaged jobs' artifacts uploaded by this deploy (also in `uploaded`); empty when none changed.
+    package_uploads: list[str] = field(default_factory=list)
+    packages: list[Any] = field(default_factory=list)  # emr_autopilot_devkit.packaging.PreparedPackage
     schedules_upserted: list[str] = field(default_factory=list)
     schedules_deleted: list[str] = field(default_factory=list)
     applications: list[ApplicationChange] = field(default_factory=list)  # created, updated and deleted, as done
@@ -138,15 +147,17 @@ def job_file(jobs_dir: Path, name: str) -> Path:
 
 
 def check_against_stack(
-    catalog: JobCatalog, jobs_dir: Path, outputs: StackOutputs | None, s3: Any, region: str
+    catalog: JobCatalog, jobs_dir: Path, outputs: StackOutputs | None, s3: Any, region: str, package_host: bool = False
 ) -> list[JobDefinitionError]:
     """Each job's EMR requests (rendered for the stack, or an example stack) and trigger buckets, one error
-    per job file with problems. Without a stack, trigger buckets other than landing are not checked."""
+    per job file with problems. Without a stack, trigger buckets other than landing are not checked. A packaged
+    job is rendered with the artifact keys a deploy would record (planned from their inputs; nothing is built)."""
     from emr_autopilot.job_checks import example_context, request_problems, trigger_bucket_problems
     from emr_autopilot.runs import StackContext
 
     context = StackContext.from_stack_outputs(outputs.values, region) if outputs else example_context(region)
-    errors = []
+    errors: list[JobDefinitionError] = []
+    catalog = _planned_packages(catalog, jobs_dir, context.artifacts_bucket, package_host, errors)
     sends_events: dict[str, str | None] = {}
     for job in catalog.jobs:
         problems = request_problems(job, context)
@@ -156,6 +167,23 @@ def check_against_stack(
         if problems:
             errors.append(JobDefinitionError(str(job_file(jobs_dir, job.name)), problems))
     return errors
+
+
+def _planned_packages(
+    catalog: JobCatalog, jobs_dir: Path, bucket: str, host: bool, errors: list[JobDefinitionError]
+) -> JobCatalog:
+    from emr_autopilot_devkit.packaging import default_build_dir, package_target, plan_package, with_artifacts
+
+    planned = {}
+    for job in catalog.jobs:
+        if job.package is None or job.package.artifacts is not None:
+            continue
+        try:
+            target = package_target(job, host)
+            planned[job.name] = plan_package(job, jobs_dir, bucket, target, default_build_dir(jobs_dir)).artifacts
+        except JobDefinitionError as exc:
+            errors.append(JobDefinitionError(str(job_file(jobs_dir, job.name)), exc.problems))
+    return with_artifacts(catalog, planned)
 
 
 def _eventbridge_problems(
@@ -200,6 +228,8 @@ def deploy_jobs(
     on_plan: Callable[[Plan], None] | None = None,
     serverless: Any | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    package_host: bool = False,
+    build_dir: Path | None = None,
 ) -> DeployReport:
     """Validate everything, plan, then (unless a dry run) upload, create or update managed applications, write
     the catalog, sync schedules and delete managed applications no job uses.
@@ -207,16 +237,20 @@ def deploy_jobs(
     Raises JobDefinitionError, with nothing changed, when any file is invalid, the directory holds no job,
     a kept job can no longer be loaded, or a managed application to update is not in a state that allows it.
     `serverless` is an emr-serverless client (default: boto3's, made only when a managed application is
-    involved); `sleep` waits between polls while an application stops before its deletion.
+    involved); `sleep` waits between polls while an application stops before its deletion. `package_host`
+    builds packaged jobs' environments for this machine (the local runtime) instead of their targets;
+    `build_dir` keeps built environments (default: build/packages beside the jobs directory).
     """
     for key in REQUIRED_OUTPUTS:
         outputs[key]  # KeyError naming the output, before anything changes
     catalog = load_jobs(jobs_dir)
     region = s3.meta.region_name or "us-east-1"
-    errors = check_against_stack(catalog, jobs_dir, outputs, s3, region)
+    errors = check_against_stack(catalog, jobs_dir, outputs, s3, region, package_host)
     if errors:
         raise JobDefinitionError.combine(errors)
     bucket = outputs["ArtifactsBucketName"]
+    packages = _prepare_packages(catalog, jobs_dir, bucket, s3, package_host, build_dir, build=not dry_run)
+    catalog = _with_packages(catalog, packages)
     deployed = _deployed_jobs(s3, bucket, prune)
     deployed_apps = _deployed_applications(s3, bucket)
     changed_files = _changed_files(catalog, jobs_dir, s3, bucket)
@@ -229,7 +263,7 @@ def deploy_jobs(
     plan.applications = _plan_applications(catalog, kept_names, deployed_apps, serverless, bucket)
     final_apps = {name: app for name, app in deployed_apps.items() if name in kept_names}
     final = JobCatalog(jobs=[*catalog.jobs, *kept_jobs], applications=final_apps)
-    report = DeployReport(jobs=[job.name for job in final.jobs], plan=plan, dry_run=dry_run)
+    report = DeployReport(jobs=[job.name for job in final.jobs], plan=plan, dry_run=dry_run, packages=packages)
     if on_plan is not None:
         on_plan(plan)
     if dry_run:
@@ -256,6 +290,11 @@ def _apply_plan(
     `clients`: s3, scheduler and emr-serverless."""
     s3, scheduler, serverless = clients
     bucket = outputs["ArtifactsBucketName"]
+    from emr_autopilot_devkit.packaging import upload
+
+    for prepared in report.packages:  # before the catalog that names them
+        report.package_uploads += upload(prepared, s3, bucket)
+    report.uploaded += report.package_uploads
     for path in changed_files:
         key = f"jobs/{path}"
         s3.upload_file(str(jobs_dir / path), bucket, key)
@@ -282,6 +321,50 @@ def _apply_plan(
         if change.action == "delete":
             _delete_application(change, serverless, sleep)
             report.applications.append(change)
+
+
+# -- packaged jobs ---------------------------------------------------------------------------------------------
+def _prepare_packages(
+    catalog: JobCatalog, jobs_dir: Path, bucket: str, s3: Any, host: bool, build_dir: Path | None, build: bool
+) -> list[Any]:
+    """Each packaged job's artifacts, and (unless `build` is off, for a dry run) what the bucket lacks, built here
+    if this machine does not have it yet. A build failure raises JobDefinitionError: nothing is deployed."""
+    from emr_autopilot_devkit.packaging import default_build_dir, package_target, plan_package, prepare_uploads
+
+    where = build_dir or default_build_dir(jobs_dir)
+    prepared, problems = [], []
+    for job in catalog.jobs:
+        if job.package is None:
+            continue
+        try:
+            package = plan_package(job, jobs_dir, bucket, package_target(job, host), where)
+            if build:
+                prepare_uploads(package, job, jobs_dir, s3)
+        except JobDefinitionError as exc:
+            problems.append(JobDefinitionError(str(job_file(jobs_dir, job.name)), exc.problems))
+            continue
+        prepared.append(package)
+    if problems:
+        raise JobDefinitionError.combine(problems)
+    return prepared
+
+
+def _with_packages(catalog: JobCatalog, packages: list[Any]) -> JobCatalog:
+    from emr_autopilot_devkit.packaging import with_artifacts
+
+    return with_artifacts(catalog, {package.job: package.artifacts for package in packages})
+
+
+def _without_artifacts(entry: Any) -> tuple[Any, Any]:
+    """A catalog job's JSON without its package's artifacts, and those artifacts (compared apart: a rebuilt
+    package is a "package" change, not a "definition" one; the archive's own digest is not known to a dry run)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("package"), dict):
+        return entry, None
+    package = dict(entry["package"])
+    artifacts = package.pop("artifacts", None)
+    if isinstance(artifacts, dict):
+        artifacts = {key: value for key, value in artifacts.items() if key != "environment_sha256"}
+    return {**entry, "package": package}, artifacts
 
 
 # -- managed EMR Serverless applications -------------------------------------------------------------------
@@ -462,7 +545,10 @@ def _plan(
         if job.name not in deployed:
             plan.added.append(job.name)
             continue
-        why = ["definition"] if deployed[job.name] != job.model_dump(mode="json", by_alias=True) else []
+        before, before_package = _without_artifacts(deployed[job.name])
+        now, now_package = _without_artifacts(job.model_dump(mode="json", by_alias=True))
+        why = ["definition"] if before != now else []
+        why += ["package"] if before_package != now_package else []
         why += [f"code {path}" for path in job.local_files() if path in changed_files]
         if why:
             plan.changed[job.name] = why

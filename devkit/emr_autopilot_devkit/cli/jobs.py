@@ -29,7 +29,8 @@ def jobs_validate(jobs_dir: Path, stack_name: str | None, local: bool) -> None:
     stack = read_stack(stack_name, local) if stack_name or local else None
     try:
         catalog = load_jobs(jobs_dir)
-        errors = check_against_stack(catalog, jobs_dir, stack, boto3.client("s3") if stack else None, region())
+        s3 = boto3.client("s3") if stack else None
+        errors = check_against_stack(catalog, jobs_dir, stack, s3, region(), package_host=local)
         if errors:
             raise JobDefinitionError.combine(errors)
     except JobDefinitionError as exc:
@@ -57,6 +58,9 @@ def jobs_validate(jobs_dir: Path, stack_name: str | None, local: bool) -> None:
 def _where(job: JobDefinition) -> str:
     if job.cluster is not None:
         return job.cluster.release_label
+    if job.eks is not None:
+        release = job.eks.release_label or f"job template {job.eks.job_template_id}"
+        return f"EMR on EKS {release} on virtual cluster {job.eks.virtual_cluster_id}"
     spec = job.serverless
     if spec is not None and spec.application is not None:
         return f"EMR Serverless {spec.application.release_label} (managed application)"
@@ -85,7 +89,14 @@ def jobs_deploy(jobs_dir: Path, prune: bool, dry_run: bool, stack_name: str | No
 
     try:
         report = deploy_jobs(
-            jobs_dir, outputs, boto3.client("s3"), boto3.client("scheduler"), prune=prune, dry_run=dry_run, on_plan=show
+            jobs_dir,
+            outputs,
+            boto3.client("s3"),
+            boto3.client("scheduler"),
+            prune=prune,
+            dry_run=dry_run,
+            on_plan=show,
+            package_host=local,
         )
     except JobDefinitionError as exc:
         click.echo(str(exc), err=True)
@@ -95,6 +106,9 @@ def jobs_deploy(jobs_dir: Path, prune: bool, dry_run: bool, stack_name: str | No
     if dry_run:
         click.echo(f"Dry run: nothing was changed; {len(report.jobs)} job(s) would be live.")
         return
+    for prepared in report.packages:
+        state = "built" if prepared.built else "unchanged" if not prepared.uploads else "found locally"
+        click.echo(f"package   {prepared.job}: {state}, {len(prepared.uploads)} artifact(s) to upload")
     for uri in report.uploaded:
         click.echo(f"uploaded  {uri}")
     for name in report.schedules_upserted:
@@ -106,3 +120,49 @@ def jobs_deploy(jobs_dir: Path, prune: bool, dry_run: bool, stack_name: str | No
     for change in report.applications:
         click.echo(f"{change.action + 'd':<9} application {change.name} ({change.application_id})")
     click.echo(f"{len(report.jobs)} job(s) live: {', '.join(report.jobs)}.")
+
+
+@jobs.command("package")
+@click.option("--jobs-dir", type=PathArg(file_okay=False, path_type=Path), default=Path("jobs"), show_default=True)
+@click.option("--job", "names", multiple=True, help="Only this job (repeatable); default: every packaged job.")
+@click.option(
+    "--out", type=PathArg(file_okay=False, path_type=Path), default=None, help="Default: build/packages beside jobs/."
+)
+@click.option("--local", is_flag=True, help="Build for this machine's Python (as the local runtime runs jobs).")
+def jobs_package(jobs_dir: Path, names: tuple[str, ...], out: Path | None, local: bool) -> None:
+    """Build each packaged job's artifacts: its modules as a zip (--py-files) and its dependencies as a packed
+    virtual environment (--archives ...#environment) for the job's target (release, architecture, Python).
+    `jobs deploy` uploads them, building what is missing; an environment already built is not built again."""
+    from emr_autopilot_devkit.packaging import (
+        build_package,
+        default_build_dir,
+        package_target,
+        plan_package,
+        write_zip,
+    )
+
+    try:
+        catalog = load_jobs(jobs_dir)
+        unknown = sorted(set(names) - {job.name for job in catalog.jobs})
+        if unknown:
+            fail(f"no job named {', '.join(unknown)} in {jobs_dir}")
+        chosen = [job for job in catalog.jobs if job.package is not None and (not names or job.name in names)]
+        if not chosen:
+            fail(f"no job in {jobs_dir} has a package section")
+        build_dir = out or default_build_dir(jobs_dir)
+        for job in chosen:
+            target = package_target(job, local)
+            # The real artifacts bucket is known at deploy; the keys below it are the same.
+            prepared = plan_package(job, jobs_dir, "<artifacts-bucket>", target, build_dir)
+            zip_path = write_zip(prepared, build_dir)
+            build_package(prepared, job, jobs_dir)
+            state = "built" if prepared.built else "already built"
+            click.echo(f"{job.name}: {target.describe()}")
+            click.echo(f"  modules      {zip_path} (sha256 {prepared.artifacts.py_files_sha256[:12]})")
+            click.echo(
+                f"  environment  {prepared.environment_path} ({state}; inputs "
+                f"{prepared.artifacts.environment_inputs_sha256[:12]})"
+            )
+    except JobDefinitionError as exc:
+        click.echo(str(exc), err=True)
+        fail("nothing was packaged")

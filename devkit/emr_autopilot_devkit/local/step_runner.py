@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,14 @@ INSTALL_JAVA = "apt-get install openjdk-17-jre-headless"
 _SPARK_LOG = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (INFO|WARN|DEBUG|TRACE) ")
 # spark-submit options whose value is a comma-separated list of files to ship (may be s3://).
 _FILE_LIST_OPTIONS = ("--py-files", "--files", "--jars", "--archives")
+# The same lists as Spark properties (Spark "Configuration": spark.submit.pyFiles, spark.files, spark.jars,
+# spark.archives), as EMR Serverless and EMR on EKS sparkSubmitParameters often give them.
+_FILE_LIST_CONFS = ("spark.submit.pyFiles", "spark.files", "spark.jars", "spark.archives")
+# Properties that set the driver's environment on a cluster: YARN's application master (cluster mode), EMR
+# Serverless's driver, a Kubernetes driver pod. Locally the driver is the spark-submit process itself.
+_DRIVER_ENV = ("spark.yarn.appMasterEnv.", "spark.emr-serverless.driverEnv.", "spark.kubernetes.driverEnv.")
+_EXECUTOR_ENV = "spark.executorEnv."
+_PYTHON_VARIABLES = ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")
 # spark-submit options that take no value.
 _SPARK_FLAGS = ("--verbose", "--supervise", "-v")
 
@@ -271,8 +280,8 @@ class StepRunner:
                 cwd=workdir,
                 extra_env={
                     "SPARK_HOME": str(toolchain.spark_home),
-                    "PYSPARK_PYTHON": sys.executable,
-                    "PYSPARK_DRIVER_PYTHON": sys.executable,
+                    # This Python, unless the job names its own (a packaged job's ./environment/bin/python).
+                    **stage.python_env(sys.executable),
                     "SPARK_LOCAL_IP": "127.0.0.1",
                     **({"JAVA_HOME": str(Path(toolchain.java).resolve().parent.parent)} if toolchain.java else {}),
                 },
@@ -303,10 +312,12 @@ class StepRunner:
                 continue
             if arg.startswith("-"):
                 value = next(options, "")
-                if arg in _FILE_LIST_OPTIONS:
-                    value = ",".join(
-                        stage.input(item) if item.startswith("s3://") else item for item in value.split(",")
-                    )
+                if arg == "--archives":
+                    value = ",".join(stage.archive(item) for item in value.split(","))
+                elif arg in _FILE_LIST_OPTIONS:
+                    value = stage.file_list(value)
+                elif arg == "--conf":
+                    value = stage.conf(value)
                 yield from (arg, value)
                 continue
             yield stage.input(arg)  # the application must exist
@@ -410,6 +421,20 @@ def _snapshot(local: Path) -> dict[str, tuple[int, int]]:
     return {str(path): (path.stat().st_size, path.stat().st_mtime_ns) for path in _files(local)}
 
 
+def _unpack(archive: Path, target: Path) -> None:
+    """Unpack as YARN localizes an archive: a zip or jar is unzipped, anything else is read as a tar (inferred
+    from Hadoop's FileUtil.unTar / unZip use in localization)."""
+    if archive.suffix in (".zip", ".jar"):
+        with zipfile.ZipFile(archive) as opened:
+            opened.extractall(target)
+        return
+    import tarfile
+
+    with tarfile.open(archive) as opened:
+        # "tar", not "data": a packed environment's bin/python is a link to an absolute interpreter path.
+        opened.extractall(target, filter="tar")
+
+
 class _Staging:
     """s3:// URIs of one spark-submit, as local paths: inputs downloaded, outputs uploaded afterwards.
 
@@ -422,6 +447,8 @@ class _Staging:
         self.local_to_uri: dict[str, str] = {}
         self.outputs: list[tuple[Path, str]] = []
         self.existing: list[tuple[Path, str, dict[str, tuple[int, int]]]] = []
+        self.driver_env: dict[str, str] = {}
+        self.executor_python: str | None = None
 
     def _local(self, uri: str) -> Path:
         key = uri.removeprefix("s3://").partition("/")[2]
@@ -453,6 +480,44 @@ class _Staging:
             if not obj["Key"].endswith("/"):
                 self.s3.download_file(bucket, obj["Key"], str(target))
         return True
+
+    def file_list(self, value: str) -> str:
+        return ",".join(self.input(item) if item.startswith("s3://") else item for item in value.split(","))
+
+    def archive(self, item: str) -> str:
+        """An archive (--archives, spark.archives) `path#alias`: staged, and unpacked as `alias` in the working
+        directory. YARN and Kubernetes unpack each archive in every container's working directory, where the
+        driver and the executors' Python find ./alias/...; Spark's local mode unpacks it elsewhere (its SparkFiles
+        directory) while its Python workers start in the driver's directory, so the runtime unpacks it there."""
+        location, _, alias = item.partition("#")
+        local = self.input(location) if location.startswith("s3://") else location
+        target = self.workdir / (alias or Path(location).name)
+        if not target.exists():
+            _unpack(Path(local), target)
+        return f"{local}#{alias}" if alias else local
+
+    def conf(self, value: str) -> str:
+        """A --conf key=value: file lists staged like the options; the driver's and executors' Python noted."""
+        key, sep, setting = value.partition("=")
+        key = key.strip()
+        if key == "spark.archives":
+            return f"{key}={','.join(self.archive(item) for item in setting.split(','))}"
+        if key in _FILE_LIST_CONFS:
+            return f"{key}={self.file_list(setting)}"
+        variable = key.rsplit(".", 1)[-1]
+        if sep and variable in _PYTHON_VARIABLES:
+            if key.startswith(_DRIVER_ENV):
+                self.driver_env[variable] = setting
+            elif key.startswith(_EXECUTOR_ENV):
+                self.executor_python = setting
+        return value
+
+    def python_env(self, default: str) -> dict[str, str]:
+        """PYSPARK_PYTHON (local mode's Python workers take the driver's) and PYSPARK_DRIVER_PYTHON for the local
+        driver: the job's own settings for the driver's environment, else this Python."""
+        driver = self.driver_env.get("PYSPARK_DRIVER_PYTHON") or self.driver_env.get("PYSPARK_PYTHON")
+        workers = self.driver_env.get("PYSPARK_PYTHON") or self.executor_python
+        return {"PYSPARK_PYTHON": workers or default, "PYSPARK_DRIVER_PYTHON": driver or workers or default}
 
     def input(self, uri: str) -> str:
         """A file spark-submit itself needs (the application, --py-files): it must exist."""
