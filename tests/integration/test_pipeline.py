@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from emr_autopilot import ledger
+from emr_autopilot.pricing import price_table
+from emr_autopilot.run_costs import cost_line
 from emr_autopilot_devkit.local.emr_simulator import Timings
 from emr_autopilot_devkit.local.runtime import LocalRuntime
 from emr_autopilot_devkit.sample_data import (
@@ -88,6 +91,15 @@ def test_happy_path_runs_the_job_terminates_the_cluster_and_notifies(stack: Loca
     assert notification.attributes["cluster_id"] == cluster["Id"]
     assert execution["executionArn"] in notification.message
 
+    # And it ends with the run's cost, read after the cluster ended: an amount labelled an estimate at the dated
+    # price table, the same line the ledger holds (the event reaction's lookups, from the same instance lifetimes)
+    meta = ledger.get_cluster(stack.outputs["RunLedgerTableName"], cluster["Id"]) or {}
+    cost = notification.message.split(" | ")[-1]
+    assert cost.startswith("Cost: ~$")
+    assert f"(estimate: us-east-1 on-demand list prices as of {price_table().as_of}; " in cost
+    assert meta["cost_usd"] > 0
+    assert cost == cost_line(meta)
+
     # And the cluster carries the pipeline's tags, pointing back at this execution
     tags = tags_of(cluster)
     assert tags["emr-autopilot:job"] == SAMPLE_JOB
@@ -100,6 +112,37 @@ def test_happy_path_runs_the_job_terminates_the_cluster_and_notifies(stack: Loca
     assert request["Instances"]["KeepJobFlowAliveWhenNoSteps"] is True
     assert request["AutoTerminationPolicy"]["IdleTimeout"] == 1800
     assert cluster["AutoTerminate"] is False
+
+
+def test_a_cost_estimate_that_fails_still_sends_the_success_notice(
+    stack: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the run cost function fails whenever the pipeline invokes it (a crash, as Lambda reports one)
+    invoke = stack.invoke
+
+    class CostLookupCrashed(Exception):
+        pass
+
+    def failing_cost(function: str, event: Any) -> Any:
+        if function == "RunCostFunction":
+            raise CostLookupCrashed("injected: the cost lookup crashed")
+        return invoke(function, event)
+
+    monkeypatch.setattr(stack, "invoke", failing_cost)
+
+    # When a CSV lands and the run ends
+    stack.put_object("inspections/cost-fails.csv", generate_inspections(rows=50))
+    stack.settle(timeout=60)
+
+    # Then the run still succeeded and its cluster is gone
+    execution = only(stack.executions())
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    assert cluster_of(stack, execution)["Status"]["State"] == "TERMINATED"
+    # And its one notice is the success notice, saying the cost is not available and why
+    notification = only(run_notices(stack))
+    assert notification.attributes["event_type"] == "RUN_SUCCEEDED"
+    assert notification.message.split(" | ")[-1] == "Cost: not available (CostLookupCrashed)"
+    assert "CostNotAvailable" in states_entered(history_of(stack, execution))
 
 
 def test_create_failure_fails_the_run_in_create_cluster(stack: LocalRuntime) -> None:
@@ -336,8 +379,10 @@ def test_state_transitions_do_not_grow_with_step_duration(
         "PrepareRun",
         "CreateCluster",
         "RunSteps",
+        "StepCompletionMode",  # polling (the job's step_completion default)
         "AddStep",
         "TerminateCluster",
+        "EstimateCost",
         "NotifySuccess",
     ]
     assert len(states_entered(quick)) <= 10

@@ -68,6 +68,17 @@ FIRST_PERIOD_SECONDS = 600.0
 # The next call comes after a few state transitions and the poll's own calls, at wall speed: what a lag may
 # exceed the poll interval by, locally (usually under half a second; up to 2.6 s seen on a loaded machine).
 SLACK_SECONDS = 5.0
+# Events mode (`step_completion: events`): the issue's budget, from EMR's step-end event to the next action,
+# in the local runtime.
+EVENTS_BUDGET_SECONDS = 5.0
+# How long (virtual = wall seconds while a run is open) a wait for a token lets the runtime deliver what EMR
+# emitted before the clock leaps on: far above a delivery's milliseconds (10 s was once too short on a machine
+# at load 10, and a step was then noticed by the heartbeat's recheck), below the 240 s heartbeat.
+EVENT_WINDOW_SECONDS = 60.0
+EVENTS_SECTION = (
+    "8b. step_completion: events - cluster-s from each step's end to the next AddStep/Terminate "
+    f"(budget: each <= {EVENTS_BUDGET_SECONDS:.0f} s)"
+)
 
 
 @dataclass(frozen=True)
@@ -169,11 +180,15 @@ class _LeapingPolls:
             now = self.clock.timestamp()
             if now >= deadline:
                 return False
-            target = min([deadline, *(at for at in self._emr_due() if at > now)])
-            self.clock.advance(target - now)
-            self._catch_up(target)
-            if waiter(0.0005):  # stopped, or the task timed out
+            if self._leap(waiter, now, deadline):
                 return True
+
+    def _leap(self, waiter: Callable[[float], bool], now: float, deadline: float) -> bool:
+        """One leap of a wait that ends at `deadline`; True when the waiter is done."""
+        target = min([deadline, *(at for at in self._emr_due() if at > now)])
+        self.clock.advance(target - now)
+        self._catch_up(target)
+        return waiter(0.0005)  # stopped, or the task timed out
 
     def _emr_due(self) -> list[float]:
         simulator = self.stack.simulator
@@ -211,16 +226,40 @@ class _LeapingPolls:
         return getattr(self.clock, name)
 
 
+class _LeapingWaits(_LeapingPolls):
+    """As _LeapingPolls, for a `step_completion: events` task's wait for its token (sfn_callback): the clock leaps
+    to the next thing EMR has due, then runs at wall speed while the runtime delivers what EMR emitted there (the
+    step's end reaches the EMR event handler, which completes the token). Only with nothing due and nothing
+    delivered within EVENT_WINDOW_SECONDS does it leap on, to the wait's end (the heartbeat)."""
+
+    def _leap(self, waiter: Callable[[float], bool], now: float, deadline: float) -> bool:
+        due = [at for at in self._emr_due() if now < at < deadline]
+        if due:  # EMR acts before the wait would end: leap there, then let its events be delivered
+            self.clock.advance(min(due) - now)
+            self._catch_up(min(due))
+            return self.clock.wait_for(waiter, min(EVENT_WINDOW_SECONDS, deadline - self.clock.timestamp()))
+        if waiter(0.0005):
+            return True
+        # Nothing due before the wait's end (a long step's heartbeat): leap to it.
+        self.clock.advance(max(deadline - self.clock.timestamp(), 0.0))
+        return False
+
+
 @contextlib.contextmanager
 def _polls_leap(leaping: _LeapingPolls) -> Iterator[None]:
-    from emr_autopilot_devkit.local.moto_patches import sfn_emr_integration
+    from emr_autopilot_devkit.local.moto_patches import sfn_callback, sfn_emr_integration
 
     original = sfn_emr_integration.active_clock
+    original_waits = sfn_callback.active_clock
+    waits = _LeapingWaits(leaping.stack)
+    waits.open = True
     sfn_emr_integration.active_clock = lambda: leaping  # type: ignore[assignment,return-value]
+    sfn_callback.active_clock = lambda: waits  # type: ignore[assignment,return-value]
     try:
         yield
     finally:
         sfn_emr_integration.active_clock = original
+        sfn_callback.active_clock = original_waits
 
 
 @contextlib.contextmanager
@@ -272,13 +311,16 @@ def _fine_slices() -> Iterator[None]:
         clock._SLICE = saved
 
 
-def _wait_ended(sfn: Any, arn: str, timeout: float) -> str:
+def _wait_ended(sfn: Any, arn: str, timeout: float, stack: LocalRuntime | None = None) -> str:
+    """Until the execution ends; with `stack`, delivering its events meanwhile (EventBridge's part), every 10 ms."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = str(sfn.describe_execution(executionArn=arn)["status"])
         if status != "RUNNING":
             return status
-        time.sleep(0.02)
+        if stack is not None:
+            stack.pump()
+        time.sleep(0.01 if stack is not None else 0.02)
     raise TimeoutError(f"execution still running after {timeout:.0f}s: {arn}")
 
 
@@ -286,20 +328,29 @@ def _epoch(value: Any) -> float:
     return float(value.timestamp()) if hasattr(value, "timestamp") else float(value)
 
 
-def _run_row(stack: LocalRuntime, calls: list[tuple[str, float]], status: str) -> dict[str, Any]:
+def _completed_steps(stack: LocalRuntime, cluster_id: str) -> list[StepTimes]:
+    steps = []
+    for step in stack.steps(cluster_id):
+        timeline = step["Status"]["Timeline"]
+        if step["Status"]["State"] != "COMPLETED" or "EndDateTime" not in timeline:
+            raise RuntimeError(f"step {step['Name']} is {step['Status']['State']}")
+        steps.append(StepTimes(added=_epoch(timeline["CreationDateTime"]), ended=_epoch(timeline["EndDateTime"])))
+    return steps
+
+
+def _run_row(
+    stack: LocalRuntime, calls: list[tuple[str, float]], status: str, flat_bound: float | None = None
+) -> dict[str, Any]:
     adds = [at for operation, at in calls if operation == "AddJobFlowSteps"]
     terminates = [at for operation, at in calls if operation == "TerminateJobFlows"]
     clusters = stack.clusters()
     if len(clusters) != 1:
         raise RuntimeError(f"expected one cluster for the run, found {len(clusters)}")
     cluster = clusters[0]
-    steps = []
-    for step in stack.steps(cluster["Id"]):
-        timeline = step["Status"]["Timeline"]
-        if step["Status"]["State"] != "COMPLETED" or "EndDateTime" not in timeline:
-            raise RuntimeError(f"step {step['Name']} is {step['Status']['State']}")
-        steps.append(StepTimes(added=_epoch(timeline["CreationDateTime"]), ended=_epoch(timeline["EndDateTime"])))
+    steps = _completed_steps(stack, cluster["Id"])
     lags = step_lags(steps, adds + terminates)
+    if flat_bound is not None:  # events mode: one budget per step, whatever the cadence
+        lags = [StepLag(item.ended, item.noticed_by, item.lag, flat_bound - SLACK_SECONDS) for item in lags]
     ready = _epoch(cluster["Status"]["Timeline"]["ReadyDateTime"])
     return {
         "status": status,
@@ -321,8 +372,9 @@ def _run_row(stack: LocalRuntime, calls: list[tuple[str, float]], status: str) -
     }
 
 
-def measure_run(jobs_dir: Path, job: str, step_seconds: float) -> dict[str, Any]:
-    """One run of `job` (from `jobs_dir`) through the real pipeline, each step RUNNING `step_seconds`."""
+def measure_run(jobs_dir: Path, job: str, step_seconds: float, events: bool = False) -> dict[str, Any]:
+    """One run of `job` (from `jobs_dir`) through the real pipeline, each step RUNNING `step_seconds`. `events`:
+    the job is `step_completion: events`, and the runtime delivers EMR's events while the run goes on."""
     from emr_autopilot.catalog import load_catalog
     from emr_autopilot.run_starter import ManualRunRequest, start_manual_run
     from emr_autopilot.runs import StackContext
@@ -339,8 +391,8 @@ def measure_run(jobs_dir: Path, job: str, step_seconds: float) -> dict[str, Any]
         started = time.monotonic()
         with _polls_leap(leaping), _fine_slices(), _emr_calls(stack, calls), leaping.run_open():
             run = start_manual_run(catalog, ManualRunRequest(job=job), context, None)
-            status = _wait_ended(sfn, run.execution_arn, timeout=600)
-        row = _run_row(stack, calls, status)
+            status = _wait_ended(sfn, run.execution_arn, timeout=600, stack=stack if events else None)
+        row = _run_row(stack, calls, status, EVENTS_BUDGET_SECONDS if events else None)
         row["wall_seconds"] = round(time.monotonic() - started, 1)
         return row
 
@@ -361,7 +413,57 @@ def measure(step_counts: tuple[int, ...] = STEP_COUNTS, step_minutes: tuple[int,
                         f"(mean {row['mean_s']} s/step), {row['wall_seconds']}s wall"
                     )
                 out += figures(k, minutes, runs, hourly, priced)
+        events_jobs = write_jobs(Path(tmp) / "events-jobs", [_events_job(k) for k in step_counts])
+        for minutes in step_minutes:
+            for k in step_counts:
+                row = measure_run(events_jobs, f"bench-lag-events-{k}", minutes * 60.0 + 1.0, events=True)
+                say(
+                    f"    k={k:>2} {minutes:>2}-min steps, step_completion: events: {row['total_s']} cluster-s lost "
+                    f"(mean {row['mean_s']} s/step), {row['wall_seconds']}s wall"
+                )
+                out += events_figures(k, minutes, row, hourly, priced)
     return out
+
+
+def _events_job(k: int) -> dict[str, Any]:
+    job = command_job(f"bench-lag-events-{k}", k)
+    job["cluster"]["step_completion"] = "events"
+    return job
+
+
+def events_figures(k: int, minutes: int, row: Mapping[str, Any], hourly_usd: float, priced: str) -> list[Figure]:
+    """Two figures per (k, step length) in events mode: cluster-s lost in the run (budget: 5 s a step), and $."""
+    error = None if row["status"] == "SUCCEEDED" else f"the run ended {row['status']}"
+    if row["over_bound"]:
+        error = f"steps {row['over_bound']} were noticed more than {EVENTS_BUDGET_SECONDS} s after their end"
+    return [
+        Figure(
+            id=f"notice_lag.events.k{k}.{minutes}m.total",
+            section=EVENTS_SECTION,
+            name=f"k={k}, {minutes}-min steps: cluster-s lost (max {max(row['lags_s']):.1f} s/step, "
+            f"${dollars(row['total_s'], hourly_usd):.4f})",
+            value=row["total_s"],
+            unit="s",
+            budget=EVENTS_BUDGET_SECONDS * k,
+            error=error,
+            detail={
+                **row,
+                "step_minutes": minutes,
+                "steps": k,
+                "usd": round(dollars(row["total_s"], hourly_usd), 5),
+                "cluster_usd_per_hour": hourly_usd,
+                "priced": priced,
+            },
+        ),
+        Figure(
+            id=f"notice_lag.events.k{k}.{minutes}m.max",
+            section=EVENTS_SECTION,
+            name=f"k={k}, {minutes}-min steps: the longest step-end-to-next-action",
+            value=max(row["lags_s"]),
+            unit="s",
+            budget=EVENTS_BUDGET_SECONDS,
+        ),
+    ]
 
 
 def figures(
