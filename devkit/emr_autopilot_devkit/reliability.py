@@ -11,6 +11,7 @@ of order. When everything has settled, the cell checks what must hold whatever w
 - no Livy batch is left running on a cluster that still runs;
 - for ServerlessPipeline (its cells and extra checks: reliability_serverless), no EMR Serverless job run is left
   active, at most one per step, and the application is not left STARTED;
+- for EksPipeline (reliability_eks), no EMR on EKS job run is left active, at most one per step;
 - exactly one terminal notification: for TransientClusterPipeline event_type RUN_SUCCEEDED,
   RUN_FAILED, RUN_ABORTED or RUN_TIMED_OUT; for LivyBatchPipeline LIVY_BATCH_SUCCEEDED,
   LIVY_BATCH_FAILED, LIVY_RUN_ABORTED, LIVY_RUN_TIMED_OUT or LIVY_RUN_FAILED. Every other notice
@@ -53,20 +54,25 @@ from typing import Any, TextIO
 import yaml
 
 from emr_autopilot import emr
+from emr_autopilot_devkit import reliability_eks as eks
 from emr_autopilot_devkit import reliability_serverless as serverless
+from emr_autopilot_devkit import reliability_step_events as step_events
+from emr_autopilot_devkit.local.emr_eks_simulator import EksTimings
 from emr_autopilot_devkit.local.emr_serverless_simulator import ServerlessTimings
 from emr_autopilot_devkit.local.emr_simulator import Timings
 from emr_autopilot_devkit.local.livy_server import primary_dns
 from emr_autopilot_devkit.local.runtime import REPO_ROOT, LocalRuntime, Notification
+from emr_autopilot_devkit.reliability_job_runs import TERMINAL_EVENT_TYPES as JOB_RUN_TERMINAL_EVENT_TYPES
 
-PIPELINE, LIVY, SERVERLESS = "TransientClusterPipeline", "LivyBatchPipeline", serverless.SERVERLESS
-MACHINE_WORDS = {PIPELINE: "pipeline", LIVY: "livy", SERVERLESS: "serverless"}  # in cell ids and the table
+PIPELINE, LIVY, SERVERLESS, EKS = "TransientClusterPipeline", "LivyBatchPipeline", serverless.SERVERLESS, eks.EKS
+MACHINE_WORDS = {PIPELINE: "pipeline", LIVY: "livy", SERVERLESS: "serverless", EKS: "eks"}  # in cell ids, the table
 TERMINAL_EVENT_TYPES = {
     PIPELINE: frozenset({"RUN_SUCCEEDED", "RUN_FAILED", "RUN_ABORTED", "RUN_TIMED_OUT"}),
     LIVY: frozenset(
         {"LIVY_BATCH_SUCCEEDED", "LIVY_BATCH_FAILED", "LIVY_RUN_ABORTED", "LIVY_RUN_TIMED_OUT", "LIVY_RUN_FAILED"}
     ),
-    SERVERLESS: serverless.TERMINAL_EVENT_TYPES,
+    SERVERLESS: JOB_RUN_TERMINAL_EVENT_TYPES,
+    EKS: JOB_RUN_TERMINAL_EVENT_TYPES,
 }
 RUNNING_CLUSTER_STATES = frozenset(emr.NOT_TERMINATED)
 FINAL_BATCH_STATES = frozenset({"success", "dead", "killed", "error"})
@@ -86,7 +92,7 @@ Arrange = Callable[["Run"], None]
 
 @dataclass(frozen=True)
 class Cell:
-    machine: str  # PIPELINE, LIVY or SERVERLESS
+    machine: str  # PIPELINE, LIVY, SERVERLESS or EKS
     fault: str
     state: str
     expect: str  # the execution's status at the end
@@ -97,6 +103,7 @@ class Cell:
     notice_says: str | None = None  # text the terminal notice must carry (e.g. EMR's own message)
     timings: Timings = field(default_factory=lambda: QUICK)
     serverless_timings: ServerlessTimings | None = None  # the EMR Serverless simulator's; None: its defaults
+    eks_timings: EksTimings | None = None  # the EMR on EKS simulator's; None: its defaults
     job: dict[str, Any] = field(default_factory=dict)  # overrides of the pipeline (or serverless) job
     livy: str = "long-running"  # "long-running": a team's cluster; "transient": the run creates one
     livy_run: dict[str, Any] = field(default_factory=dict)  # the Livy run's `run` options
@@ -245,6 +252,8 @@ class Run:
         # EMR Serverless faults ("serverless-throttle", ...) are its simulator's (emr_serverless_backend raises them).
         if kind.startswith(serverless.FAULT_KIND):
             table: dict[str, int] = getattr(self.stack.serverless.faults, kind.removeprefix(serverless.FAULT_KIND))
+        elif kind.startswith(eks.FAULT_KIND):  # EMR on EKS faults ("eks-throttle", ...): emr_containers_backend's
+            table = getattr(self.stack.eks.faults, kind.removeprefix(eks.FAULT_KIND))
         else:
             table = self.internal if kind == "internal" else getattr(self.stack.simulator.faults, kind)
         return table
@@ -332,6 +341,7 @@ class Run:
                 done
                 or self.stack.simulator.busy()
                 or serverless.moving(self.stack)
+                or eks.moving(self.stack)
                 or self.stack.running_executions()
                 or self._held
             )
@@ -452,16 +462,22 @@ def _activated(run: Run) -> Iterator[None]:
 
 
 # -- starting the run -----------------------------------------------------------------------------
-def _write_jobs(target: Path, overrides: dict[str, Any], machine: str = PIPELINE) -> Path:
+def _write_jobs(target: Path, overrides: dict[str, Any], machine: str = PIPELINE, stack: Any = None) -> Path:
     """jobs/: one job with one simulated command step, on the sample job's cluster (Spot TASK fleet,
-    a bootstrap action, a 30-minute idle timeout); for a serverless cell, the serverless job instead."""
+    a bootstrap action, a 30-minute idle timeout); for a serverless or EKS cell, that row's job instead (an EKS
+    job on a virtual cluster registered on `stack` first)."""
     if machine == SERVERLESS:
         serverless.write_job(target, overrides)
+        return target
+    if machine == EKS:
+        eks.write_job(target, overrides, eks.prepare(stack))
         return target
     sample = yaml.safe_load((REPO_ROOT / "jobs" / f"{SAMPLE_JOB}.yaml").read_text(encoding="utf-8"))
     step: dict[str, Any] = {"name": "work", "type": "command", "args": SIMULATED, "simulate": True}
     if "step_timeout" in overrides:
         step["timeout"] = overrides["step_timeout"]
+    if "step_completion" in overrides:  # the events cells (reliability_step_events)
+        sample["cluster"]["step_completion"] = overrides["step_completion"]
     job = {
         "name": JOB,
         "triggers": {"s3": [{"bucket": "landing", "prefix": f"{JOB}/", "suffix": ".csv"}]},
@@ -479,6 +495,9 @@ def _start(run: Run, name: str) -> None:
     stack, cell = run.stack, run.cell
     if cell.machine == SERVERLESS:
         serverless.start(stack)
+        return
+    if cell.machine == EKS:
+        eks.start(stack)
         return
     if cell.machine == PIPELINE:
         stack.put_object(f"{JOB}/input.csv", "id,value\n1,2\n")  # the S3 event starts the run
@@ -528,7 +547,7 @@ class CellResult:
     passed: bool
     problems: list[str]
     seconds: float
-    job_runs_left_running: int = 0  # EMR Serverless job runs of the run still active
+    job_runs_left_running: int = 0  # EMR Serverless or EMR on EKS job runs of the run still active
     applications_left_started: int = 0  # the serverless application left STARTING/STARTED
 
     def as_dict(self) -> dict[str, Any]:
@@ -661,6 +680,9 @@ def evaluate(run: Run, seconds: float) -> CellResult:
         job_runs, job_runs_left = serverless.check_job_runs(stack, execution, problems)
         applications_left = serverless.check_application(run, problems)
         ledger_word = serverless.ledger_view(stack, job_runs, problems)
+    elif cell.machine == EKS:
+        job_runs, job_runs_left = eks.check_job_runs(stack, execution, problems)
+        ledger_word = eks.ledger_view(stack, job_runs, problems)
     else:
         ledger_word = _ledger_view(stack, used, problems)
     kinds, terminal = _check_notices(stack.notifications, cell, problems)
@@ -696,10 +718,12 @@ def run_cell(cell_id: str) -> CellResult:
     # powertools (no metric emitted) and moto (error shapes) warn; the matrix output has no room for that.
     warnings.filterwarnings("ignore", category=UserWarning)
     with tempfile.TemporaryDirectory(prefix="emr-reliability-") as tmp:
-        stack = LocalRuntime(timings=cell.timings, serverless_timings=cell.serverless_timings).start()
+        stack = LocalRuntime(
+            timings=cell.timings, serverless_timings=cell.serverless_timings, eks_timings=cell.eks_timings
+        ).start()
         stack.livy.simulate_batches = True  # the matrix is about the pipelines; batches' Spark code does not run
         try:
-            stack.deploy_jobs(_write_jobs(Path(tmp) / "jobs", cell.job, cell.machine))
+            stack.deploy_jobs(_write_jobs(Path(tmp) / "jobs", cell.job, cell.machine, stack))
             run = Run(cell, stack)
             with _activated(run):
                 cell.arrange(run)
@@ -963,6 +987,8 @@ _CELLS: list[Cell] = [
     Cell(P, "lambda_raises", JANITOR, "ABORTED", _with(_abort_during_step(), _lambda(JANITOR, "after")),
          variant="after-cleanup", timings=_RUNNING_LONG, in_slice=True),
     Cell(P, "lambda_raises", EVENTS, "FAILED", _with(_step_fails, _lambda(EVENTS, "after", per_event=True))),
+    # The cost estimate fails: the run still succeeds, and its one notice says the cost is not available.
+    Cell(P, "lambda_raises", "EstimateCost", "SUCCEEDED", _lambda("RunCostFunction", "before")),
     Cell(P, "event_twice", RUN_STARTER, "SUCCEEDED", _duplicate(2, RUN_STARTER)),
     Cell(P, "event_twice", EVENTS, "FAILED", _with(_step_fails, _duplicate(2, EVENTS))),
     Cell(P, "event_twice", JANITOR, "ABORTED", _with(_abort_during_step(), _duplicate(2, JANITOR)),
@@ -1041,8 +1067,12 @@ _CELLS: list[Cell] = [
     Cell(L, "event_twice", LIVY_JANITOR, "ABORTED", _with(_abort_during_batch(), _duplicate(2, LIVY_JANITOR))),
     Cell(L, "event_twice", EVENTS, "SUCCEEDED", _duplicate(2, EVENTS), livy=T),
 ]  # fmt: skip
+# TransientClusterPipeline with step_completion: events: its cells are in reliability_step_events.
+_CELLS += [Cell(PIPELINE, **spec) for spec in step_events.CELLS]
 # ServerlessPipeline: its cells and their extra checks are in reliability_serverless.
 _CELLS += [Cell(SERVERLESS, **spec) for spec in serverless.CELLS]
+# EksPipeline: likewise, in reliability_eks.
+_CELLS += [Cell(EKS, **spec) for spec in eks.CELLS]
 CELLS: dict[str, Cell] = {cell.id: cell for cell in _CELLS}
 SLICE = [cell.id for cell in _CELLS if cell.in_slice]
 assert len(CELLS) == len(_CELLS), "two cells share an id"
@@ -1135,8 +1165,8 @@ def run_matrix(full: bool, report: Path | None, out: TextIO, workers: int = 2, o
     print(
         f"\n{totals['passed']}/{totals['cells']} cells passed; clusters left running: "
         f"{totals['clusters_left_running']}; Livy batches left running: {totals['batches_left_running']}; "
-        f"EMR Serverless job runs left running: {totals['job_runs_left_running']}; applications left started: "
-        f"{totals['applications_left_started']}; {totals['seconds']}s.",
+        f"job runs (EMR Serverless, EMR on EKS) left running: {totals['job_runs_left_running']}; "
+        f"applications left started: {totals['applications_left_started']}; {totals['seconds']}s.",
         file=out,
     )
     if report is not None:

@@ -2,9 +2,8 @@
 
 A serverless cell runs one job (`reliability-serverless`, compute: emr-serverless, a managed application with
 auto-start, auto-stop after 15 idle minutes and stop_application_after_run) from an S3 trigger, on the same
-harness as the cluster cells (reliability.Run). Its entry point is a real PySpark file run by local
-spark-submit, told by its argument what to do: `ok` exits 0, `fail` raises, `sleep` runs until cancelled. No
-SparkSession is made: each job run costs one spark-submit start, not a Spark job.
+harness as the cluster cells (reliability.Run), with the job-run rows' entry point (reliability_job_runs: `ok`,
+`fail` or `sleep`, one spark-submit start each).
 
 On top of the matrix's common checks (one execution ending as expected, exactly one terminal notice, no notice
 sent twice, the fault fired), a serverless cell checks:
@@ -20,69 +19,43 @@ sent twice, the fault fired), a serverless cell checks:
   (ledger.serverless_run_state); "no job run" when the run started none.
 
 This module does not import reliability (reliability imports it to build CELLS): a cell's arrangement gets the
-harness's Run and uses what `Harness` names of it.
+harness's Run and uses what `Harness` (reliability_job_runs) names of it.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from emr_autopilot import ledger
-from emr_autopilot.tags import TAG_EXECUTION_ARN, TAG_RUN_ID
+from emr_autopilot.tags import TAG_EXECUTION_ARN
+from emr_autopilot_devkit import reliability_job_runs as job_runs
 from emr_autopilot_devkit.local.emr_serverless_simulator import ServerlessTimings
+from emr_autopilot_devkit.reliability_job_runs import (
+    FAILED_BY_ENTRY_POINT,
+    SLEEP,
+    Arrange,
+    Harness,
+    duplicate_trigger,
+    run_timed_out,
+)
+from emr_autopilot_devkit.reliability_job_runs import with_all as _with
 
 if TYPE_CHECKING:
     from emr_autopilot_devkit.local.runtime import LocalRuntime
 
 SERVERLESS = "ServerlessPipeline"
 JOB = "reliability-serverless"
-TERMINAL_EVENT_TYPES = frozenset({"RUN_SUCCEEDED", "RUN_FAILED", "RUN_ABORTED", "RUN_TIMED_OUT"})
 ACTIVE_JOB_RUN_STATES = frozenset({"SUBMITTED", "QUEUED", "PENDING", "SCHEDULED", "RUNNING", "CANCELLING"})
 STARTED_APPLICATION_STATES = frozenset({"STARTING", "STARTED"})  # holding (and billing) capacity
 AUTO_STOP_MINUTES = 15
 FAULT_KIND = "serverless-"  # Run.emr kinds for EMR Serverless API faults: serverless-throttle, -internal, -errors
-FAILED_BY_ENTRY_POINT = "injected by the fault matrix: the job's entry point failed"
-# A spark-submit start takes seconds of real time, an hour or more on the fast clock: every timeout a cell does
-# not test is far away.
-FAR = "24h"
-
-ENTRY_POINT = f'''"""The fault matrix's job: what it does is its first argument (ok, fail, sleep)."""
-import sys
-import time
-
-mode = sys.argv[1] if len(sys.argv) > 1 else "ok"
-if mode == "fail":
-    raise RuntimeError("{FAILED_BY_ENTRY_POINT}")
-if mode == "sleep":
-    time.sleep(3600)  # until the job run is cancelled
-print("done:", mode)
-'''
-
-
-class Harness(Protocol):
-    """What a serverless cell uses of the fault matrix's harness (reliability.Run)."""
-
-    stack: LocalRuntime
-    cell: Any  # reliability.Cell
-    hits: Counter[str]
-
-    def emr(self, kind: str, method: str, count: int, at: str | None = None) -> None: ...
-    def lift_on_end(self) -> None: ...
-    def proof(self, check: Callable[[], bool], what: str) -> None: ...
-    def when(self, predicate: Callable[[], bool], action: Callable[[], None], what: str) -> None: ...
-    def stop_execution(self) -> None: ...
-    def duplicate(self, times: int, functions: frozenset[str]) -> None: ...
 
 
 def write_job(target: Path, overrides: dict[str, Any]) -> None:
-    """jobs/reliability-serverless.yaml and its entry point. Overrides: mode (ok, fail, sleep), step_timeout,
-    run_timeout, start_first, stop_after."""
-    folder = JOB.replace("-", "_")
+    """jobs/reliability-serverless.yaml and its entry point (reliability_job_runs.write_job). Overrides: those of
+    reliability_job_runs.write_job, start_first, stop_after."""
     serverless: dict[str, Any] = {
         "application": {
             "release_label": "emr-7.5.0",
@@ -93,30 +66,11 @@ def write_job(target: Path, overrides: dict[str, Any]) -> None:
     }
     if "start_first" in overrides:
         serverless["start_application_first"] = overrides["start_first"]
-    job = {
-        "name": JOB,
-        "compute": "emr-serverless",
-        "triggers": {"s3": [{"bucket": "landing", "prefix": f"{JOB}/", "suffix": ".csv"}]},
-        "serverless": serverless,
-        "steps": [
-            {
-                "name": "work",
-                "type": "spark-submit",
-                "script": f"{folder}/entry_point.py",
-                "args": [overrides.get("mode", "ok")],
-                "timeout": overrides.get("step_timeout", FAR),
-            }
-        ],
-        "run_timeout": overrides.get("run_timeout", FAR),
-    }
-    target.mkdir(parents=True, exist_ok=True)
-    (target / f"{JOB}.yaml").write_text(yaml.safe_dump(job, sort_keys=False), encoding="utf-8")
-    (target / folder).mkdir(exist_ok=True)
-    (target / folder / "entry_point.py").write_text(ENTRY_POINT, encoding="utf-8")
+    job_runs.write_job(target, JOB, {"compute": "emr-serverless", "serverless": serverless}, overrides)
 
 
 def start(stack: LocalRuntime) -> None:
-    stack.put_object(f"{JOB}/input.csv", "id,value\n1,2\n")  # the S3 event starts the run
+    job_runs.start_by_trigger(stack, JOB)
 
 
 # -- what the emulated EMR Serverless holds ----------------------------------------------------------------
@@ -144,27 +98,10 @@ def _job_run_in(*states: str) -> Callable[[Harness], bool]:
 
 
 # -- the arrangements ----------------------------------------------------------------------------------
-Arrange = Callable[[Harness], None]
-
-
-def _with(*arrangements: Arrange) -> Arrange:
-    def arrange(run: Harness) -> None:
-        for each in arrangements:
-            each(run)
-
-    return arrange
-
-
 def api_fault(kind: str, api: str, count: int, at: str | None = None, lift: bool = False) -> Arrange:
     """EMR Serverless answers `count` calls of a backend method with a fault (throttle, internal, errors), armed
     when state `at` is entered (its first call is the state's)."""
-
-    def arrange(run: Harness) -> None:
-        run.emr(FAULT_KIND + kind, api, count, at)
-        if lift:
-            run.lift_on_end()
-
-    return arrange
+    return job_runs.api_fault(FAULT_KIND, kind, api, count, at, lift)
 
 
 def job_run_fails(run: Harness) -> None:
@@ -179,12 +116,6 @@ def job_run_timed_out(run: Harness) -> None:
         )
 
     run.proof(cancelled_by_timeout, "the job run was cancelled at its executionTimeoutMinutes")
-
-
-def run_timed_out(run: Harness) -> None:
-    run.proof(
-        lambda: any(str(e.get("error")) == "RunTimedOut" for e in run.stack.executions()), "the run hit its deadline"
-    )
 
 
 def abort_while_running(run: Harness) -> None:
@@ -211,10 +142,6 @@ def start_job_run_again(run: Harness) -> None:
             run.hits["same job run"] += 1
 
     run.when(lambda: _job_run_in("RUNNING")(run), resend, "StartJobRun sent again")
-
-
-def duplicate_trigger(run: Harness) -> None:
-    run.duplicate(2, frozenset({"RunStarterFunction"}))
 
 
 # -- the checks ------------------------------------------------------------------------------------------
@@ -248,13 +175,8 @@ def check_job_runs(
     if application is None or not arn:
         problems.append("the job's managed application is missing" if application is None else "no execution")
         return [], 0
-    job_runs = _described_job_runs(stack, application["applicationId"], str(arn))
-    left = [job_run for job_run in job_runs if job_run["state"] in ACTIVE_JOB_RUN_STATES]
-    for job_run in left:
-        problems.append(f"job run {job_run['jobRunId']} left {job_run['state']}")
-    if len(job_runs) > 1:  # the job has one step
-        problems.append(f"{len(job_runs)} job runs for one step: the ClientToken did not hold")
-    return job_runs, len(left)
+    described = _described_job_runs(stack, application["applicationId"], str(arn))
+    return described, job_runs.count_left(described, "jobRunId", ACTIVE_JOB_RUN_STATES, problems)
 
 
 def check_application(run: Harness, problems: list[str]) -> int:
@@ -269,27 +191,9 @@ def check_application(run: Harness, problems: list[str]) -> int:
     return 1
 
 
-def ledger_view(stack: LocalRuntime, job_runs: list[dict[str, Any]], problems: list[str]) -> str:
+def ledger_view(stack: LocalRuntime, job_runs_: list[dict[str, Any]], problems: list[str]) -> str:
     """The ledger's state for the run, after checking each job run's item against EMR Serverless."""
-    if not job_runs:
-        return "no job run"
-    table = stack.outputs["RunLedgerTableName"]
-    run_ids = sorted({str(job_run["tags"].get(TAG_RUN_ID)) for job_run in job_runs})
-    words = []
-    for run_id in run_ids:
-        items = {str(item["sk"]): item for item in ledger.partition_items(table, f"RUN#{run_id}")}
-        meta = items.get("META")
-        states = []
-        for job_run in (j for j in job_runs if j["tags"].get(TAG_RUN_ID) == run_id):
-            recorded = items.get(f"JOBRUN#{job_run['jobRunId']}", {}).get("state")
-            states.append(job_run["state"])
-            if recorded != job_run["state"]:
-                problems.append(f"ledger says job run {job_run['jobRunId']} is {recorded}, it is {job_run['state']}")
-        expected = ledger.serverless_run_state(states)
-        if meta is None or meta.get("state") != expected:
-            problems.append(f"ledger says run {run_id} is {(meta or {}).get('state')}, its job runs say {expected}")
-        words.append(str((meta or {}).get("state", "missing")))
-    return ", ".join(words)
+    return job_runs.ledger_view(stack, job_runs_, problems, "jobRunId", ledger.serverless_run_state)
 
 
 # -- the cells (reliability.Cell's fields, machine SERVERLESS) ------------------------------------------
@@ -297,7 +201,6 @@ def ledger_view(stack: LocalRuntime, job_runs: list[dict[str, Any]], problems: l
 INTERNAL = "EmrServerless.InternalServerException"
 APPLICATION_ATTEMPTS = 4  # StartApplication / StopApplication: the first call and the ASL's 3 retries
 JOB_RUN_ATTEMPTS = 4  # StartJobRun: the same
-SLEEP = {"mode": "sleep"}
 # A real process runs in real time (the clock slows to it while one runs), so a timeout cannot pass quickly while
 # the job run is RUNNING: the timeout cells meet their job run while its workers are still being allocated
 # (SCHEDULED for 10 minutes). The aborted cell covers a RUNNING job run.

@@ -24,7 +24,7 @@ from typing import Any
 from emr_autopilot import ledger, run_costs
 from emr_autopilot.notifications import console_cluster_url, console_s3_url
 from emr_autopilot.step_logs import parse_s3_uri
-from emr_autopilot_devkit.runs_view import SERVERLESS, is_serverless, is_simulated, list_runs, run_status
+from emr_autopilot_devkit.runs_view import EKS, SERVERLESS, is_serverless, is_simulated, list_runs, run_status
 
 # Cluster states by phase (EMR ClusterState, API reference "ClusterStatus").
 STARTUP = frozenset({"STARTING", "BOOTSTRAPPING"})
@@ -82,7 +82,7 @@ def load_runs(
     `log_uri_of(cluster_id)` gives (LogUri, note) for the log links; without it the page names no logs."""
     records = []
     for row in list_runs(table, job=job, status=status, since=since, limit=limit):
-        if row.compute == SERVERLESS:  # no cluster to describe: each job run's item names its log
+        if row.compute in (SERVERLESS, EKS):  # no cluster to describe: each job run's item names its log
             records.append(RunRecord(row.cluster_id, ledger.partition_items(table, f"RUN#{row.run_id}")))
             continue
         log_uri, note = log_uri_of(row.cluster_id) if log_uri_of else (None, "")
@@ -384,6 +384,7 @@ def _run_section(run: _Run, region: str | None) -> str:
     title = meta.get("run_id") or meta.get("cluster_name") or run.record.cluster_id
     took = _duration((run.end - run.start).total_seconds()) if run.start and run.end else "-"
     where = "EMR Serverless application" if is_serverless(meta) else "cluster"
+    where = "EMR on EKS virtual cluster" if meta.get("compute") == EKS else where
     facts = (
         f"job <b>{_e(meta.get('job') or '-')}</b> · {where} <code>{_e(run.record.cluster_id)}</code> · "
         f"started {_e(_stamp(run.start))} · {_e(took)}"

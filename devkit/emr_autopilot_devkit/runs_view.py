@@ -56,7 +56,8 @@ EC2_COMPUTE = "emr-ec2"
 SERVERLESS = ledger.SERVERLESS_COMPUTE
 # A serverless run's state (ledger.serverless_run_state) in the words `runs` uses for every run.
 SERVERLESS_STATUS = {"RUNNING": "RUNNING", "SUCCESS": "SUCCEEDED", "FAILED": "FAILED", "CANCELLED": "CANCELLED"}
-JOB_RUN_OK = "SUCCESS"
+JOB_RUN_OK = ("SUCCESS", "COMPLETED")  # an EMR Serverless job run's, an EMR on EKS job run's
+EKS = ledger.EKS_COMPUTE  # EMR on EKS runs are laid out as serverless runs (ledger "EMR on EKS runs")
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class RunRow:
     created_at: str
     job: str
     run_id: str
-    cluster_id: str  # a serverless run: its application id ("serverless" when unknown)
+    cluster_id: str  # a serverless run: its application id ("serverless" when unknown); EMR on EKS: virtual cluster
     cluster_state: str
     status: str
     steps: str
@@ -162,19 +163,19 @@ def _serverless_row(meta: dict[str, Any], job_runs: list[dict[str, Any]], row_st
     failed = [item for item in job_runs if item.get("state") == "FAILED"]
     cancelled = [item for item in job_runs if item.get("state") == "CANCELLED"]
     reason = next((str(item.get("failure_reason") or "") for item in failed + cancelled), "")
-    done = sum(1 for item in job_runs if item.get("state") == JOB_RUN_OK)
+    done = sum(1 for item in job_runs if item.get("state") in JOB_RUN_OK)
     return RunRow(
         created_at=str(meta.get("created_at", ""))[:19].replace("T", " "),
         job=str(meta.get("job") or "-"),
         run_id=str(meta.get("run_id") or str(meta["pk"]).removeprefix("RUN#")),
-        cluster_id=str(meta.get("application_id") or "serverless"),
+        cluster_id=str(meta.get("application_id") or meta.get("virtual_cluster_id") or "serverless"),
         cluster_state=str(meta.get("state", "")),
         status=row_status,
         steps=f"{done}/{len(job_runs)} ok"
         + (f", {len(failed)} failed" if failed else "")
         + (f", {len(cancelled)} cancelled" if cancelled else ""),
         reason=reason,
-        compute=SERVERLESS,
+        compute=str(meta.get("compute") or SERVERLESS),
         execution_arn=str(meta.get("execution_arn") or ""),
         **_cost_fields(meta),
     )
@@ -288,9 +289,13 @@ def run_locations(
     )
 
 
-def serverless_locations(execution_arn: str | None, application_id: str | None) -> RunLocations:
+def serverless_locations(
+    execution_arn: str | None, application_id: str | None, compute: str = SERVERLESS
+) -> RunLocations:
     """A serverless run's input and output (its execution's input, serverless_runs.build_serverless_input) and
-    its application's log folder, <logUri>applications/<application id>/ (the layout GetJobRun's log URIs use)."""
+    its application's log folder, <logUri>applications/<application id>/ (the layout GetJobRun's log URIs use).
+    An EMR on EKS run (eks_runs.build_eks_run_input, the same layout): application_id is its virtual cluster, and
+    the folder <logUri>/<virtual cluster id>/jobs/ (the layout emr_eks.driver_log_uri follows)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from emr_autopilot import aws
@@ -303,7 +308,8 @@ def serverless_locations(execution_arn: str | None, application_id: str | None) 
     requests = [job_run.get("Request") or {} for job_run in run_input.get("job_runs") or []]
     monitoring = (requests[0].get("ConfigurationOverrides") or {}).get("MonitoringConfiguration") if requests else None
     log_uri = ((monitoring or {}).get("S3MonitoringConfiguration") or {}).get("LogUri")
-    logs = f"{str(log_uri).rstrip('/')}/applications/{application_id}/" if log_uri and application_id else "-"
+    folder = f"{application_id}/jobs" if compute == EKS else f"applications/{application_id}"
+    logs = f"{str(log_uri).rstrip('/')}/{folder}/" if log_uri and application_id else "-"
     return RunLocations(str(run.get("input_uri") or "-"), str(run.get("output_uri") or "-"), logs)
 
 
@@ -359,7 +365,7 @@ def format_serverless_run(table: str, run_id: str, locations: RunLocations | Non
     meta = next((item for item in items if item["sk"] == "META"), {})
     job_runs = [item for item in items if str(item["sk"]).startswith("JOBRUN#")]
     lines = [
-        f"Run {run_id}  job {meta.get('job') or '-'}  EMR Serverless application {meta.get('application_id') or '-'}",
+        f"Run {run_id}  job {meta.get('job') or '-'}  {_where(meta)}",
         f"Status {run_status(meta, job_runs)}; run {meta.get('state', '-')}",
     ]
     if meta.get("execution_arn"):
@@ -372,12 +378,19 @@ def format_serverless_run(table: str, run_id: str, locations: RunLocations | Non
     lines += [_job_run_lines(item) for item in sorted(job_runs, key=_step_start)]
     lines += ["", "Timeline:"]
     for item in sorted((i for i in items if str(i["sk"]).startswith("EVENT#")), key=lambda i: str(i["sk"])):
-        subject = " ".join(str(item[key]) for key in ("jobRunName", "state", "newAttempt") if item.get(key))
+        keys = ("jobRunName", "name", "state", "failureReason", "newAttempt")  # "name"...: an EMR on EKS event's
+        subject = " ".join(str(item[key]) for key in keys if item.get(key))
         if item.get("resourceUtilizationFinal") is not None:  # a utilization update names only its job run
             final = str(item["resourceUtilizationFinal"]).lower() == "true"
             subject = f"{item.get('jobRunId', '')} {'final' if final else 'so far'}".strip()
         lines.append(f"  {str(item.get('at', ''))[:19].replace('T', ' ')}  {item.get('detail_type')}: {subject}")
     return "\n".join(lines)
+
+
+def _where(meta: dict[str, Any]) -> str:
+    if meta.get("compute") == EKS:
+        return f"EMR on EKS virtual cluster {meta.get('virtual_cluster_id') or '-'}"
+    return f"EMR Serverless application {meta.get('application_id') or '-'}"
 
 
 def _job_run_lines(item: dict[str, Any]) -> str:
@@ -422,8 +435,8 @@ def cost_by_job(table: str, since: datetime | None, job: str | None = None) -> t
     for meta in ledger.list_runs(table, since):
         if job and meta.get("job") != job:
             continue
-        compute = SERVERLESS if is_serverless(meta) else EC2_COMPUTE
-        ended = meta.get("state") in (("SUCCESS", "FAILED", "CANCELLED") if compute == SERVERLESS else emr.TERMINATED)
+        compute = str(meta.get("compute") or SERVERLESS) if is_serverless(meta) else EC2_COMPUTE
+        ended = meta.get("state") in (("SUCCESS", "FAILED", "CANCELLED") if compute != EC2_COMPUTE else emr.TERMINATED)
         if not ended:
             running += 1
             continue
@@ -468,7 +481,7 @@ def _usd(usd: float, estimated: int) -> str:
 def _default_labels() -> str:
     from emr_autopilot.pricing import price_table
 
-    return f"{price_table().label}; {run_costs.serverless_prices().label}"
+    return f"{price_table().label}; {run_costs.serverless_prices().label}; {run_costs.eks_prices().label}"
 
 
 def _step_start(step: dict[str, Any]) -> str:

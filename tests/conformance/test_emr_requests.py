@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from emr_autopilot.eks_runs import build_eks_run_input
+from emr_autopilot.eks_runs import start_job_run_params as eks_start_job_run_params
 from emr_autopilot.emr_requests import (
     RequestProblem,
     check_add_step,
@@ -25,6 +27,7 @@ from emr_autopilot.emr_requests import (
     integration_fields,
     without_nulls,
 )
+from emr_autopilot.job_packages import with_example_artifacts
 from emr_autopilot.jobs import load_jobs
 from emr_autopilot.runs import Trigger, build_run_input
 from emr_autopilot.serverless_runs import build_serverless_run_input, start_job_run_params
@@ -288,11 +291,12 @@ def test_describe_joins_problems() -> None:
 def test_the_projects_own_requests_pass(repo_root: Path) -> None:
     """Source: connect-emr createCluster/addStep rows, and the EMR Serverless StartJobRun model. Given every job in
     jobs/, When its run input is rendered the way the run starter renders it, Then its createCluster and addStep
-    requests (or, for a serverless job, its StartJobRun requests) break no rule."""
+    requests (or, for a serverless or EMR on EKS job, its StartJobRun requests) break no rule."""
     context = stack_context("arn:aws:states:eu-west-1:123456789012:stateMachine:emr-autopilot-pipeline").model_copy(
         update={
             "serverless_state_machine_arn": "arn:aws:states:eu-west-1:123456789012:stateMachine:serverless",
             "serverless_execution_role_arn": "arn:aws:iam::123456789012:role/emr-autopilot-ServerlessJobRole",
+            "eks_state_machine_arn": "arn:aws:states:eu-west-1:123456789012:stateMachine:eks",
         }
     )
     trigger = Trigger(
@@ -304,11 +308,19 @@ def test_the_projects_own_requests_pass(repo_root: Path) -> None:
     catalog = load_jobs(repo_root / "jobs")
     assert catalog.jobs, "no job definitions found"
     for job in catalog.jobs:
+        # A packaged job renders what `jobs deploy` recorded in the catalog; a job file has none: example artifacts.
+        job = with_example_artifacts(job, context.artifacts_bucket)
         if job.compute == "emr-serverless":
             serverless = build_serverless_run_input(job, trigger, context, "run-1", "00fexampleapp0001")
             for job_run in serverless["job_runs"]:
                 params = start_job_run_params(job_run["Request"])
                 assert check_request("StartJobRun", params, service="emr-serverless") == [], job.name
+            continue
+        if job.compute == "emr-eks":
+            eks = build_eks_run_input(job, trigger, context, "run-1")
+            for job_run in eks["job_runs"]:
+                params = eks_start_job_run_params(job_run["Request"])
+                assert check_request("StartJobRun", params, service="emr-containers") == [], job.name
             continue
         rendered = build_run_input(job, trigger, context, "run-1")
         assert check_create_cluster(rendered["cluster_request"]) == [], job.name

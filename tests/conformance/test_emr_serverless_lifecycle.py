@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from emr_autopilot_devkit.local.emr_serverless_simulator import utilization
 from emr_autopilot_devkit.local.runtime import ACCOUNT_ID, REPO_ROOT
-from tests.helpers.conformance import Runner, wait_until
+from tests.helpers.conformance import Runner, recorded_events, wait_until
 
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/EmrServerlessJob"
 HIVE = {"hive": {"query": "s3://nowhere/query.sql"}}
@@ -33,19 +33,8 @@ ENDED = {"SUCCESS", "FAILED", "CANCELLED"}
 @pytest.fixture
 def events(runtime: Runner) -> Iterator[list[tuple[str, dict[str, Any]]]]:
     """The EMR Serverless events the simulator emits, in order (still delivered to EventBridge)."""
-    simulator = runtime.stack.serverless
-    original = simulator.emit
-    seen: list[tuple[str, dict[str, Any]]] = []
-
-    def record(detail_type: str, resource: str, detail: dict[str, Any]) -> None:
-        seen.append((detail_type, dict(detail)))
-        original(detail_type, resource, detail)
-
-    simulator.emit = record
-    try:
+    with recorded_events(runtime.stack.serverless) as seen:
         yield seen
-    finally:
-        simulator.emit = original
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from emr_autopilot_devkit.local.runtime import ACCOUNT_ID
-from tests.helpers.conformance import Runner, wait_until
+from tests.helpers.conformance import Runner, held_phase, wait_until
 
 ARN = "arn:aws:states:::emr-serverless:"
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/EmrServerlessJob"
@@ -285,18 +285,8 @@ def test_a_repeated_client_token_starts_one_job_run(runtime: Runner) -> None:
 
 
 def held_runs(runtime: Runner) -> Any:
-    """Job runs that stay SCHEDULED until the test ends (they never reach RUNNING)."""
-    timings = runtime.stack.serverless.timings
-    held = timings.scheduled
-
-    class Hold:
-        def __enter__(self) -> None:
-            timings.scheduled = 10**7
-
-        def __exit__(self, *exc: object) -> None:
-            timings.scheduled = held
-
-    return Hold()
+    """Job runs that stay SCHEDULED until the block ends (they never reach RUNNING)."""
+    return held_phase(runtime.stack.serverless.timings, "scheduled")
 
 
 def only_run(runtime: Runner, app_id: str) -> str:

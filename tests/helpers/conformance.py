@@ -3,9 +3,11 @@ runtime's own Step Functions endpoint, and one-state EMR tasks."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,3 +129,32 @@ def task(resource: str, parameters: Any, **fields: Any) -> dict[str, Any]:
         state["Parameters"] = parameters
     state.update(fields)
     return {"StartAt": "Task", "States": {"Task": state}}
+
+
+@contextlib.contextmanager
+def recorded_events(simulator: Any) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """The events a simulator emits while the block runs, in order as (detail-type, detail); they are still
+    delivered to EventBridge."""
+    original = simulator.emit
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def record(detail_type: str, resource: str, detail: dict[str, Any]) -> None:
+        seen.append((detail_type, dict(detail)))
+        original(detail_type, resource, detail)
+
+    simulator.emit = record
+    try:
+        yield seen
+    finally:
+        simulator.emit = original
+
+
+@contextlib.contextmanager
+def held_phase(timings: Any, phase: str) -> Iterator[None]:
+    """Job runs stay in one phase of a simulator's timings (e.g. "submitted") while the block runs."""
+    held = getattr(timings, phase)
+    setattr(timings, phase, 10**7)
+    try:
+        yield
+    finally:
+        setattr(timings, phase, held)

@@ -70,6 +70,22 @@ def load_event(name: str) -> Any:
     return json.loads((EVENTS_DIR / name).read_text(encoding="utf-8"))
 
 
+def sample_jobs(tmp_path: Path, job: str) -> Path:
+    """A jobs folder with only this sample job of jobs/ and the samples' code, for `local_runtime` to deploy."""
+    import shutil
+
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    shutil.copy(JOBS_DIR / f"{job}.yaml", jobs)
+    shutil.copytree(JOBS_DIR / "red_violations", jobs / "red_violations")
+    return jobs
+
+
+def described_execution(stack: LocalRuntime, execution_arn: str) -> dict[str, Any]:
+    described: dict[str, Any] = stack.client("stepfunctions").describe_execution(executionArn=execution_arn)
+    return described
+
+
 def run_input(execution: dict[str, Any]) -> dict[str, Any]:
     """The state machine input the run starter rendered for an execution."""
     loaded: dict[str, Any] = json.loads(execution["input"])

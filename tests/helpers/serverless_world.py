@@ -17,6 +17,7 @@ from emr_autopilot.emr_serverless_events import parse_emr_serverless_event
 from emr_autopilot.emr_serverless_reactions.decisions import react
 from emr_autopilot.emr_serverless_reactions.reaction import ServerlessReaction
 from emr_autopilot.tags import TAG_EXECUTION_ARN, TAG_JOB, TAG_MANAGED, TAG_RUN_ID
+from tests.helpers.handlers import create_template_tables
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -89,3 +90,11 @@ class ServerlessWorld:
         found = aws.resource("dynamodb").Table(TABLE).get_item(Key={"pk": pk, "sk": sk}).get("Item")
         assert found is not None, f"no {pk} {sk}"
         return dict(found)
+
+
+class TablesWorld(ServerlessWorld):
+    """The world with the template's ledger and idempotency tables (tests.helpers.handlers)."""
+
+    def __init__(self) -> None:
+        create_template_tables()
+        super().__init__()

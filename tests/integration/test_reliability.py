@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from emr_autopilot import emr_serverless, idempotency
+from emr_autopilot import emr_serverless, execution_janitor, idempotency
 from emr_autopilot_devkit import reliability
-from emr_autopilot_devkit.local.moto_patches import sfn_emr_serverless_integration
+from emr_autopilot_devkit.local.moto_patches import sfn_emr_containers_integration, sfn_emr_serverless_integration
 from emr_autopilot_devkit.reliability import (
     CELLS,
+    EKS,
     LIVY,
     PIPELINE,
     SERVERLESS,
@@ -43,11 +44,18 @@ REQUIRED = {
         "throttle_then_success", "job_run_fails", "job_run_timed_out", "aborted", "timed_out", "event_twice",
         "start_repeated",
     },
+    # EMR on EKS has no application: its job run, its task timeout (no job run timeout of its own) and its
+    # event handler.
+    EKS: {
+        "service_error", "throttled", "internal_error", "internal_error_never_ends", "job_run_fails",
+        "task_timed_out", "aborted", "timed_out", "lambda_raises", "event_twice", "start_repeated",
+    },
 }  # fmt: skip
 ASL = {
     PIPELINE: ROOT / "statemachines" / "transient_cluster_pipeline.asl.json",
     LIVY: ROOT / "statemachines" / "livy_batch.asl.json",
     SERVERLESS: ROOT / "statemachines" / "serverless_pipeline.asl.json",
+    EKS: ROOT / "statemachines" / "eks_pipeline.asl.json",
 }
 
 
@@ -97,11 +105,30 @@ def test_the_matrix_fails_a_janitor_that_notifies_twice(monkeypatch: pytest.Monk
 def test_the_matrix_fails_a_serverless_run_whose_job_run_nobody_cancels(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given neither Step Functions' best-effort cancel of an abandoned startJobRun.sync nor the execution janitor
     # cancels a job run
-    monkeypatch.setattr(sfn_emr_serverless_integration, "_cancel_abandoned_run", lambda *args: None)
+    monkeypatch.setattr(
+        sfn_emr_serverless_integration.StateTaskServiceEmrServerless, "_cancel_abandoned_run", lambda *args: None
+    )
     monkeypatch.setattr(emr_serverless, "cancel_job_run", lambda *args: None)
 
     # When a serverless run is stopped while its job run runs
     result = run_cell("serverless:aborted:RunJobs")
+
+    # Then the matrix catches the job run left running
+    assert not result.passed
+    assert result.job_runs_left_running == 1
+    assert any(problem.endswith("left RUNNING") for problem in result.problems), result.problems
+
+
+def test_the_matrix_fails_an_eks_run_whose_job_run_nobody_cancels(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given neither Step Functions' best-effort cancel of an abandoned emr-containers startJobRun.sync nor the
+    # execution janitor cancels a job run
+    monkeypatch.setattr(
+        sfn_emr_containers_integration.StateTaskServiceEmrContainers, "_cancel_abandoned_run", lambda *args: None
+    )
+    monkeypatch.setattr(execution_janitor, "eks_job_runs_tagged", lambda *args: [])
+
+    # When an EKS run is stopped while its job run runs
+    result = run_cell("eks:aborted:RunJobs")
 
     # Then the matrix catches the job run left running
     assert not result.passed
@@ -163,12 +190,16 @@ def test_the_matrix_covers_every_fault_on_each_state_machine_at_states_that_exis
     # Then each required fault is there for each, every state a cell names is in the ASL or is a
     # function that reacts to the run, and the slice is a real subset with serverless cells in it
     missing = {machine: REQUIRED[machine] - found for machine, found in faults.items()}
-    assert missing == {PIPELINE: set(), LIVY: set(), SERVERLESS: set()}
-    functions = {"RunStarterFunction", "ExecutionJanitorFunction", "EmrEventFunction", "LivyJanitorFunction"}
+    assert missing == {PIPELINE: set(), LIVY: set(), SERVERLESS: set(), EKS: set()}
+    functions = {
+        "RunStarterFunction", "ExecutionJanitorFunction", "EmrEventFunction", "LivyJanitorFunction",
+        "EmrEksEventFunction",
+    }  # fmt: skip
     for cell in cells:
         assert cell.state in _states(cell.machine) | functions | {"-"}, cell.id
     assert set(SLICE) < set(CELLS)
     assert 0 < sum(CELLS[cell_id].machine == SERVERLESS for cell_id in SLICE) <= 3
+    assert 0 < sum(CELLS[cell_id].machine == EKS for cell_id in SLICE) <= 2
     # And at least five states of each machine have a fault injected
     states = Counter(cell.machine for cell in cells if cell.state in _states(cell.machine))
     assert min(states.values()) >= 5

@@ -40,6 +40,9 @@ ACTIONS_ALLOWED_ON_ANY_RESOURCE = frozenset(
         "xray:PutTelemetryRecords",
         "xray:GetSamplingRules",
         "xray:GetSamplingTargets",
+        # A Task state's callback token is no resource IAM can name (step_completion: events).
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
     }
 )
 

@@ -112,3 +112,18 @@ def test_a_cadence_faster_than_documented_fails_the_mean_figure() -> None:
     figures = {f.id: f for f in lag.figures(1, 1, runs, 2.0, "test prices")}
     # Then the mean falls short of the interval minus 2 s
     assert figures["notice_lag.k1.1m.after_poll.mean"].verdict == "FAIL"
+
+
+def test_events_figures_fail_one_step_over_five_seconds_even_when_the_sum_fits() -> None:
+    # Given two events-mode runs of three steps: one within 5 s a step, one with a step at 6 s (total 6.4 s <= 15 s)
+    fast = {**_row([0.2, 0.3, 0.1], [0.0] * 3), "lags_s": [0.2, 0.3, 0.1], "over_bound": []}
+    slow = {**_row([6.0, 0.3, 0.1], [0.0] * 3), "lags_s": [6.0, 0.3, 0.1], "over_bound": [1]}
+
+    # When their figures are made
+    ok = {f.id: f for f in lag.events_figures(3, 1, fast, 2.0, "test prices")}
+    late = {f.id: f for f in lag.events_figures(3, 1, slow, 2.0, "test prices")}
+
+    # Then the budget is 5 s a step: the first passes, the second fails on its total and on its longest step
+    assert ok["notice_lag.events.k3.1m.total"].budget == 15.0
+    assert [f.verdict for f in ok.values()] == ["PASS", "PASS"]
+    assert [f.verdict for f in late.values()] == ["FAIL", "FAIL"]

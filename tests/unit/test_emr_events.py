@@ -62,8 +62,11 @@ SAMPLES = {
 
 def test_every_emr_sample_in_events_is_covered_here() -> None:
     # Given the EMR samples shipped in events/
-    # EMR on EC2 only: emr_serverless_*.json belong to EmrServerlessEventFunction (test_emr_serverless_events.py).
-    shipped = {path.name for path in EVENTS.glob("emr_*.json") if not path.name.startswith("emr_serverless_")}
+    # EMR on EC2 only: emr_serverless_*.json belong to EmrServerlessEventFunction (test_emr_serverless_events.py),
+    # emr_eks_*.json to EmrEksEventFunction (test_emr_eks_events.py).
+    shipped = {
+        path.name for path in EVENTS.glob("emr_*.json") if not path.name.startswith(("emr_serverless_", "emr_eks_"))
+    }
     # Then each one has an expected model below (a new sample without a test fails here)
     assert shipped == set(SAMPLES)
 

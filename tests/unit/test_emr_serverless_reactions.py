@@ -7,60 +7,31 @@ answer (shared reference serverless-eks-facts.md §3, "Driving states in tests")
 from __future__ import annotations
 
 import copy
-import importlib.util
-import json
-import logging
-import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
 from moto import mock_aws
 
 from emr_autopilot import aws, ledger
-from emr_autopilot_devkit.local.template import load_template
-from tests.helpers.serverless_world import EXECUTION, LOGS, RUN_ID, ServerlessWorld
+from tests.helpers.handlers import (
+    ACCOUNT,
+    REGION,
+    ROOT,
+    TABLE,
+    LambdaContext,
+    aws_env,
+    dead_letters,
+    handler_environment,
+    lambda_app,
+)
+from tests.helpers.serverless_world import EXECUTION, LOGS, RUN_ID, TablesWorld
 
-ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
-ACCOUNT, REGION = "123456789012", "us-east-1"
-TABLE, IDEMPOTENCY = "ledger", "idempotency"
 DETAILS = "Job failed, please check complete logs in configured logging destination. ExitCode: 1."
-
-
-def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # set by the local runtime when it ran in this process
-    for key, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(key, value)
-
-
-@cache
-def _table_specs() -> dict[str, dict[str, Any]]:
-    """The ledger and idempotency tables as the template declares them (read once: the template is large)."""
-    resources = load_template(ROOT / "template.yaml")["Resources"]
-    keys = ("BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")
-    specs = {}
-    for name, resource in ((TABLE, "RunLedgerTable"), (IDEMPOTENCY, "IdempotencyTable")):
-        properties = resources[resource]["Properties"]
-        specs[name] = {key: properties[key] for key in keys if key in properties}
-    return specs
-
-
-class World(ServerlessWorld):
-    """The helper's world, with the template's ledger and idempotency tables."""
-
-    def __init__(self) -> None:
-        for name, spec in _table_specs().items():
-            aws.client("dynamodb").create_table(TableName=name, **spec)
-        super().__init__()
+World = TablesWorld
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -73,7 +44,7 @@ def _module_clients() -> Iterator[None]:
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    _aws_env(monkeypatch)
+    aws_env(monkeypatch)
     with mock_aws():
         yield World()
 
@@ -311,47 +282,23 @@ def test_a_job_run_emr_serverless_does_not_know_is_recorded_and_notified_without
 
 
 # -- the handler ----------------------------------------------------------------------------------------------
-class _Context:
-    function_name = "EmrServerlessEventFunction"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:EmrServerlessEventFunction"
-    aws_request_id = "test-request"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
+_Context = partial(LambdaContext, "EmrServerlessEventFunction")
 
 
 @pytest.fixture
 def handler(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
     """The function's handler, imported as Lambda would with the template's environment."""
-    service_logger = logging.getLogger("emr-autopilot")
-    before = list(service_logger.handlers)
-    dlq = aws.client("sqs").create_queue(QueueName="dlq")["QueueUrl"]
-    for key, value in {
-        "POWERTOOLS_SERVICE_NAME": "emr-autopilot",
-        "POWERTOOLS_METRICS_NAMESPACE": "EmrAutopilot",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "LEDGER_TABLE_NAME": TABLE,
-        "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY,
-        "NOTIFICATION_TOPIC_ARN": world.topic,
-        "DEAD_LETTER_QUEUE_URL": dlq,
-    }.items():
-        monkeypatch.setenv(key, value)
     from emr_autopilot.emr_serverless_reactions.settings import serverless_event_settings
 
-    serverless_event_settings.cache_clear()
-    path = ROOT / "functions" / "emr_serverless_event_handler" / "app.py"
-    spec = importlib.util.spec_from_file_location("emr_serverless_event_handler_app", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module.handler
-    serverless_event_settings.cache_clear()
-    # The Logger's handler was opened on this test's captured stdout; point it at the real stdout.
-    for log_handler in service_logger.handlers:
-        if log_handler not in before and isinstance(log_handler, logging.StreamHandler):
-            log_handler.stream = sys.__stdout__
+    aws.client("scheduler").create_schedule_group(Name="jobs")  # a late driver log's follow-up is scheduled there
+    environment = handler_environment(
+        world.topic,
+        SCHEDULE_GROUP_NAME="jobs",
+        SCHEDULER_ROLE_ARN=f"arn:aws:iam::{ACCOUNT}:role/scheduler",
+        LOG_FOLLOW_UP_FUNCTION_ARN=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:step-log-follow-up",
+    )
+    with lambda_app(monkeypatch, "emr_serverless_event_handler", environment, serverless_event_settings) as app:
+        yield app.handler
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")  # the redelivery emits none: by design
@@ -362,10 +309,13 @@ def test_a_redelivered_failure_is_recorded_and_notified_once(world: World, handl
     # When EventBridge delivers the event twice
     first = handler(event, _Context())
     again = handler(copy.deepcopy(event), _Context())
-    # Then the second delivery returns the first result: one notice, one timeline entry
+    # Then the second delivery returns the first result: one notice, one timeline entry, one follow-up (its log
+    # is not in S3)
     assert first["status"] == again["status"] == "ok"
     assert again["notified"] == first["notified"] and len(first["notified"]) == 1
     assert len(world.notices()) == 1
+    assert first["follow_up_scheduled"] is True
+    assert len(aws.client("scheduler").list_schedules(GroupName="jobs")["Schedules"]) == 1
     events = [i for i in ledger.partition_items(TABLE, f"RUN#{RUN_ID}") if str(i["sk"]).startswith("EVENT#")]
     assert len(events) == 1
 
@@ -378,9 +328,8 @@ def test_the_handler_quarantines_an_event_it_cannot_read(world: World, handler: 
     # Then it is rejected into the dead-letter queue, nothing recorded or notified
     assert (result["status"], result["event_id"]) == ("rejected", "bad-event")
     assert "jobRunId" in result["reason"]
-    dlq = aws.client("sqs").get_queue_url(QueueName="dlq")["QueueUrl"]
-    (message,) = aws.client("sqs").receive_message(QueueUrl=dlq)["Messages"]
-    assert json.loads(message["Body"])["function"] == "emr_serverless_event_handler"
+    (message,) = dead_letters()
+    assert message["function"] == "emr_serverless_event_handler"
     assert world.notices() == [] and list(ledger.list_runs(TABLE)) == []
 
 

@@ -64,14 +64,21 @@ ASYNC: dict[str, tuple[str, list[Any]]] = {
         [
             sample(path.name)
             for path in sorted(EVENTS.glob("emr_*.json"))
-            if not path.name.startswith("emr_serverless_")
+            if not path.name.startswith(("emr_serverless_", "emr_eks_"))
         ],
     ),
     "EmrServerlessEventFunction": (
         "emr_serverless_event_handler",
         [sample(path.name) for path in sorted(EVENTS.glob("emr_serverless_*.json"))],
     ),
-    "StepLogFollowUpFunction": ("step_log_follow_up", [sample("step_log_follow_up.json")]),
+    "EmrEksEventFunction": (
+        "emr_eks_event_handler",
+        [sample(path.name) for path in sorted(EVENTS.glob("emr_eks_*.json"))],
+    ),
+    "StepLogFollowUpFunction": (
+        "step_log_follow_up",
+        [sample("step_log_follow_up.json"), sample("step_log_follow_up_job_run.json")],
+    ),
     "IdleReaperFunction": ("idle_reaper", [sample("idle_reaper_scheduled.json")]),
     "LivyJanitorFunction": ("livy_janitor", [sample("livy_janitor_aborted.json")]),
 }
@@ -236,13 +243,50 @@ follow_ups = st.fixed_dictionaries(
         "attempt": st.integers(min_value=1, max_value=8),
     }
 )
+serverless_ids = st.from_regex(r"\A[0-9a-z]{16}\Z")
+job_run_follow_ups = st.fixed_dictionaries(
+    {
+        "kind": st.just("emr-serverless"),
+        "application_id": serverless_ids,
+        "job_run_id": serverless_ids,
+        "job_run_name": texts,
+        "log_uris": st.lists(
+            st.builds(lambda key: f"s3://emr-autopilot-local-logsbucket/serverless/{key}", texts),
+            min_size=1,
+            max_size=2,
+        ),
+        "job": st.none() | texts,
+        "run_id": st.none() | names,
+        "attempt": st.integers(min_value=1, max_value=8),
+    }
+)
+# EMR on EKS's detail is inferred (emr_autopilot.emr_eks_events): any of its keys may be null, absent or odd.
+emr_eks_events = _envelope(
+    "aws.emr-containers",
+    st.sampled_from(
+        ["EMR Job Run State Change", "EmrContainers Job Run State Change", "EMR Job Run New Driver Attempt"]
+    )
+    | texts,
+    st.fixed_dictionaries(
+        {"id": st.from_regex(r"\A[0-9a-z]{19}\Z") | texts, "virtualClusterId": st.from_regex(r"\A[0-9a-z]{25}\Z")},
+        optional={
+            "state": st.sampled_from(["PENDING", "SUBMITTED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]) | texts,
+            "name": st.none() | texts,
+            "failureReason": st.none() | st.sampled_from(["USER_ERROR", "INTERNAL_ERROR"]) | texts,
+            "stateDetails": st.none() | texts,
+            "createdAt": st.none() | times | texts,
+            "finishedAt": st.none() | times | texts,
+        },
+    ),
+)
 reaper_ticks = _envelope("aws.events", st.just("Scheduled Event"), st.just({}))
 MODELLED: dict[str, st.SearchStrategy[Any]] = {
     "RunStarterFunction": object_created | schedule_ticks,
     "ExecutionJanitorFunction": _execution_events("TransientClusterPipeline", pipeline_inputs),
     "EmrEventFunction": emr_events,
     "EmrServerlessEventFunction": emr_serverless_events,
-    "StepLogFollowUpFunction": follow_ups,
+    "EmrEksEventFunction": emr_eks_events,
+    "StepLogFollowUpFunction": follow_ups | job_run_follow_ups,
     "IdleReaperFunction": reaper_ticks,
     "LivyJanitorFunction": _execution_events("LivyBatchPipeline", livy_inputs),
 }

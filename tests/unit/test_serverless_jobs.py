@@ -11,43 +11,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from emr_autopilot.errors import JobDefinitionError
 from emr_autopilot.job_checks import example_context, request_problems
 from emr_autopilot.jobs import JobCatalog, JobDefinition, load_job_file, load_jobs
 from emr_autopilot_devkit.cli import main
+from tests.helpers.job_files import (
+    NOT_USER_WORDS,
+    REPO_JOBS,
+    problems_of,
+    repo_sample,
+    sample_jobs_dir,
+    write,
+)
 
-REPO_JOBS = Path(__file__).resolve().parents[2] / "jobs"
 SAMPLE = "red-violations-serverless"
 EC2_SAMPLE = "red-violations-spark"
-NOT_USER_WORDS = ("pydantic", "http", "Input should", "Value error", "should match pattern", "Extra inputs", "^(")
 
 
 def sample(name: str = SAMPLE) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((REPO_JOBS / f"{name}.yaml").read_text(encoding="utf-8"))
-    return loaded
+    return repo_sample(name)
 
 
 @pytest.fixture
 def jobs_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "jobs"
-    target.mkdir()
-    shutil.copytree(REPO_JOBS / "red_violations", target / "red_violations")
-    return target
-
-
-def write(jobs_dir: Path, data: dict[str, Any]) -> Path:
-    path = jobs_dir / f"{data['name']}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def problems_of(path: Path) -> list[str]:
-    with pytest.raises(JobDefinitionError) as caught:
-        load_job_file(path)
-    return str(caught.value).splitlines()
+    return sample_jobs_dir(tmp_path)
 
 
 def test_the_serverless_sample_loads_with_its_documented_defaults() -> None:
@@ -305,9 +294,9 @@ def test_serverless_fields_are_refused_in_the_job_files_words(jobs_dir: Path, ch
             id="query-on-spark-step",
         ),
         pytest.param(
-            lambda: {**sample(), "compute": "emr-eks"},
-            "compute: read 'emr-eks': not one of the allowed values; did you mean emr-ec2? Allowed: emr-ec2, "
-            "emr-serverless",
+            lambda: {**sample(), "compute": "emr-containers"},
+            "compute: read 'emr-containers': not one of the allowed values; did you mean emr-eks? Allowed: emr-ec2, "
+            "emr-serverless, emr-eks",
             id="unknown-target",
         ),
     ],
@@ -439,41 +428,3 @@ def test_jobs_validate_fails_on_a_serverless_job_with_a_bad_field(jobs_dir: Path
     assert f"{path}: cluster: read a cluster section on an emr-serverless job" in result.output
     with pytest.raises(JobDefinitionError):
         load_jobs(jobs_dir)
-
-
-_LOADS_A_CATALOG = """
-import json, sys
-from emr_autopilot.jobs import JobCatalog
-catalog = JobCatalog.model_validate_json(sys.stdin.read())
-loaded = "emr_autopilot.serverless_jobs" in sys.modules
-print(json.dumps({"jobs": [job.compute for job in catalog.jobs], "loaded": loaded}))
-"""
-
-
-@pytest.mark.parametrize(
-    ("names", "loads_serverless_models"),
-    [((EC2_SAMPLE, "red-violations"), False), ((EC2_SAMPLE, SAMPLE), True)],
-    ids=["ec2-only", "with-a-serverless-job"],
-)
-def test_the_serverless_models_load_only_for_a_catalog_that_has_a_serverless_job(
-    names: tuple[str, ...], loads_serverless_models: bool
-) -> None:
-    import subprocess
-    import sys
-
-    # Given a deployed catalog of these jobs, as the run starter reads it
-    catalog = JobCatalog(jobs=[JobDefinition.model_validate(sample(name)) for name in names])
-
-    # When a fresh interpreter loads it
-    result = subprocess.run(
-        [sys.executable, "-c", _LOADS_A_CATALOG],
-        input=catalog.model_dump_json(by_alias=True),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-
-    # Then the serverless models were defined only when a job needs them (the run starter's cold start)
-    seen = json.loads(result.stdout)
-    assert len(seen["jobs"]) == len(names)
-    assert seen["loaded"] is loads_serverless_models

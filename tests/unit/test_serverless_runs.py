@@ -7,14 +7,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
-import yaml
-from moto import mock_aws
 
 from emr_autopilot.emr_requests import check_request
 from emr_autopilot.jobs import JobCatalog, JobDefinition, load_job_file
@@ -28,17 +24,21 @@ from emr_autopilot.serverless_runs import (
     create_application_request,
     start_job_run_params,
 )
-from tests.helpers.stack_contexts import stack_context
+from tests.helpers.job_files import REPO_JOBS, repo_job, repo_sample
+from tests.helpers.stack_contexts import (
+    ACCOUNT,
+    EC2_MACHINE,
+    WHEN,
+    machine_arn,
+    s3_trigger,
+    stack_context,
+    state_machines,
+)
 
-REPO_JOBS = Path(__file__).resolve().parents[2] / "jobs"
 SAMPLE = "red-violations-serverless"
-REGION = "eu-west-1"
-ACCOUNT = "123456789012"
-EC2_MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:emr-autopilot-TransientClusterPipeline"
-SERVERLESS_MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:emr-autopilot-ServerlessPipeline"
+SERVERLESS_MACHINE = machine_arn("ServerlessPipeline")
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/emr-autopilot-ServerlessExecutionRole"
 APP = "00fexample0abcd"
-WHEN = datetime(2026, 1, 31, 6, 0, tzinfo=UTC)
 NAME = "red-violations-serverless-s3-0123456789abcdef01234567"
 # botocore's model, StartJobRun clientToken: 1 to 64 of [A-Za-z0-9._-]
 CLIENT_TOKEN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -68,19 +68,12 @@ def context(**overrides: Any) -> StackContext:
 
 
 def sample() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((REPO_JOBS / f"{SAMPLE}.yaml").read_text(encoding="utf-8"))
-    return loaded
+    return repo_sample(SAMPLE)
 
 
 @pytest.fixture
 def job() -> JobDefinition:
-    return load_job_file(REPO_JOBS / f"{SAMPLE}.yaml", REPO_JOBS)
-
-
-def s3_trigger() -> Trigger:
-    return Trigger(
-        kind="s3", time=WHEN, input_uri="s3://acme-landing/inspections/2026-01-31.csv", identity="acme-landing/k#v1"
-    )
+    return repo_job(SAMPLE)
 
 
 def test_the_sample_renders_the_input_the_serverless_state_machine_takes(job: JobDefinition) -> None:
@@ -338,19 +331,8 @@ def test_an_ec2_job_has_no_serverless_input_and_its_input_is_unchanged() -> None
 
 @pytest.fixture
 def sfn(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # a local runtime's, if one was left running
-    with mock_aws():
-        from emr_autopilot import aws
-
-        aws.reset_clients()
-        client = boto3.client("stepfunctions", region_name=REGION)
-        definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
-        role = f"arn:aws:iam::{ACCOUNT}:role/sfn"
-        for arn in (EC2_MACHINE, SERVERLESS_MACHINE):
-            client.create_state_machine(name=arn.rsplit(":", 1)[-1], definition=definition, roleArn=role)
+    with state_machines(monkeypatch, EC2_MACHINE, SERVERLESS_MACHINE) as client:
         yield client
-        aws.reset_clients()
 
 
 def catalog_with(job: JobDefinition) -> JobCatalog:

@@ -18,6 +18,7 @@ from pathlib import Path
 from emr_autopilot_devkit.bench import (
     coldstart,
     dev_times,
+    eks_transitions,
     event_calls,
     latency,
     package_size,
@@ -53,7 +54,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["coldstart", "size", "transitions", "serverless", "events", "reaper", "latency", "devloop", "lag"],
+        choices=[
+            "coldstart",
+            "size",
+            "transitions",
+            "serverless",
+            "eks",
+            "events",
+            "reaper",
+            "latency",
+            "devloop",
+            "lag",
+        ],
         help="run only these benchmarks (repeatable); the results file then holds only them",
     )
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
@@ -68,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         ("size", "2. package size (sam build)", package_size.measure),
         ("transitions", "3. state transitions", transitions.measure),
         ("serverless", "3b. state transitions per serverless run", serverless_transitions.measure),
+        ("eks", "3c. state transitions per EMR on EKS run", eks_transitions.measure),
         ("events", "4. AWS calls per EMR event", event_calls.measure),
         ("reaper", "5. reaper at scale", reaper_scale.measure),
         ("latency", "6. reaction latency", latency.measure),

@@ -108,7 +108,7 @@ def measure() -> list[Figure]:
     from emr_autopilot.emr_event_reactions import decisions
 
     events = (REPO_ROOT / "events").glob("emr_*.json")
-    samples = sorted(p.name for p in events if not p.name.startswith("emr_serverless_"))  # EMR on EC2's handler
+    samples = sorted(p.name for p in events if not p.name.startswith(("emr_serverless_", "emr_eks_")))  # EMR on EC2's
     figures: list[Figure] = []
     with LocalRuntime() as stack:
         cluster_id = create_tagged_cluster(stack)

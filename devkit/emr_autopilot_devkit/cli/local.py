@@ -63,7 +63,7 @@ def local_reliability(full: bool, report: Path | None, workers: int, cells: tupl
 def local_invoke(function: str, event_file: Path, settle: bool) -> None:
     """Invoke FUNCTION (its logical id in template.yaml) with EVENT_FILE, like `sam local invoke`."""
     from emr_autopilot_devkit.local import notifications
-    from emr_autopilot_devkit.local.emr_samples import seed_emr_sample
+    from emr_autopilot_devkit.local.emr_samples import seed_eks_sample, seed_emr_sample
     from emr_autopilot_devkit.local.livy_samples import seed_livy_event
     from emr_autopilot_devkit.local.notification_log import LOG_FILE, NotificationLog
     from emr_autopilot_devkit.local.runtime import LocalRuntime
@@ -82,6 +82,9 @@ def local_invoke(function: str, event_file: Path, settle: bool) -> None:
         for note in livy_notes:
             click.echo(note, err=True)
         for note in seed_emr_sample(stack, event):  # the step-log follow-up sample's stderr.gz
+            click.echo(note, err=True)
+        event, eks_notes = seed_eks_sample(stack, event)  # the EMR on EKS samples' virtual cluster and job run
+        for note in eks_notes:
             click.echo(note, err=True)
         result = stack.invoke(function, event)
         click.echo(json.dumps(result, indent=2, default=str))

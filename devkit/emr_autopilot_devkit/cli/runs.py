@@ -127,7 +127,7 @@ def runs(
     if not as_json:
         click.echo(format_table(rows))
         return
-    from emr_autopilot_devkit.runs_view import SERVERLESS, run_locations, serverless_locations
+    from emr_autopilot_devkit.runs_view import EKS, SERVERLESS, run_locations, serverless_locations
 
     # The whole reason, the compute target and cost, and where each run read, wrote and logged (one
     # DescribeExecution per run).
@@ -135,8 +135,8 @@ def runs(
     located = [
         row.as_dict()
         | (
-            serverless_locations(row.execution_arn, row.cluster_id)
-            if row.compute == SERVERLESS
+            serverless_locations(row.execution_arn, row.cluster_id, row.compute)
+            if row.compute in (SERVERLESS, EKS)
             else run_locations({"run_id": row.run_id}, row.cluster_id, machine, describe_cluster=False)
         ).as_dict()
         for row in rows
@@ -183,7 +183,11 @@ def runs_show(ctx: click.Context, run_or_cluster_id: str, stack_name: str | None
     table = outputs["RunLedgerTableName"]
     serverless = runs_view.find_serverless_run(table, run_or_cluster_id)
     if serverless is not None:
-        where = runs_view.serverless_locations(serverless.get("execution_arn"), serverless.get("application_id"))
+        where = runs_view.serverless_locations(
+            serverless.get("execution_arn"),
+            serverless.get("application_id") or serverless.get("virtual_cluster_id"),
+            str(serverless.get("compute") or runs_view.SERVERLESS),
+        )
         click.echo(runs_view.format_serverless_run(table, run_or_cluster_id, where))
         return
     cluster_id = find_cluster(table, run_or_cluster_id)

@@ -4,8 +4,11 @@ Run 1 processes generated inspection records and must produce the right CSV. Run
 file with a missing column, so its step fails for real; its cluster must still end TERMINATED.
 Part 5 runs the PySpark job's spark-submit step, part 6 the same application as a Livy batch, and
 parts 7 and 8 the same application on EMR Serverless (a good file, then the bad one), for real on
-local Spark; each output is checked against an independent count, and part 7's against part 5's.
-Each run's cost line comes from the ledger. Without Java (or PySpark) parts 5 to 8 are reported as
+local Spark; each output is checked against an independent count, and part 7's against part 5's. Parts 9 to 11
+run the packaged project (jobs/red_violations_packaged: own modules and a PyPI dependency, shipped as a zip and a
+packed environment) on a cluster, on EMR Serverless and on EMR on EKS. Parts 12 and 13 run the PySpark sample on EMR
+on EKS (a good file, then the bad one); part 12's output must be the same as parts 5 and 7's.
+Each run's cost line comes from the ledger. Without Java (or PySpark) parts 5 to 13 are reported as
 not run, never as passed, and the rest still runs.
 """
 
@@ -16,18 +19,20 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from emr_autopilot_devkit.demo import livy, serverless, spark
+from emr_autopilot_devkit.demo import eks, livy, packaged, serverless, spark
 from emr_autopilot_devkit.demo.pipeline import landing, show_ledger
 from emr_autopilot_devkit.demo.reaper import reap_idle_clusters
 from emr_autopilot_devkit.demo.runs import (
     BAD_KEY,
     COST_CHECK,
     GOOD_KEY,
+    SUCCESS_COST_CHECK,
     Printer,
     RunReport,
     check_output,
     run_and_report,
     show_cost,
+    success_notice_costed,
 )
 from emr_autopilot_devkit.local.runtime import LocalRuntime
 from emr_autopilot_devkit.local.step_runner import spark_toolchain
@@ -53,6 +58,7 @@ def run_demo(
         check_output(stack, say, good, expected)
         good.checks["execution SUCCEEDED"] = good.outcome == "SUCCEEDED"
         good.checks["cluster TERMINATED"] = good.cluster_state == "TERMINATED"
+        good.checks[SUCCESS_COST_CHECK] = success_notice_costed(good)
         show_cost(stack, say, good, cluster_partition(good))
 
         bad = run_and_report(
@@ -70,7 +76,7 @@ def run_demo(
 
         show_ledger(stack, say, good, bad)
         reaped = reap_idle_clusters(stack, say)
-        spark_runs = run_spark_parts(stack, say, expected)
+        spark_runs = run_spark_parts(stack, say, expected, deployed)
 
         if runs_page:
             from emr_autopilot_devkit.runs_page import write_runs_page
@@ -89,30 +95,35 @@ def run_demo(
     return passed
 
 
-def run_spark_parts(stack: LocalRuntime, say: Printer, expected: list[tuple[str, int]]) -> list[RunReport]:
-    """Parts 5 to 8, or, without Java or PySpark, each reported as not run."""
+def run_spark_parts(
+    stack: LocalRuntime, say: Printer, expected: list[tuple[str, int]], deployed: Any
+) -> list[RunReport]:
+    """Parts 5 to 13, or, without Java or PySpark, each reported as not run."""
     missing = spark_toolchain().missing
     if missing:
-        say(f"\nParts 5 to 8 (Spark) not run: {missing}.")
-        labels = (spark.LABEL, livy.LABEL, serverless.GOOD_LABEL, serverless.BAD_LABEL)
+        say(f"\nParts 5 to 13 (Spark) not run: {missing}.")
+        labels = (spark.LABEL, livy.LABEL, serverless.GOOD_LABEL, serverless.BAD_LABEL, *packaged.LABELS, *eks.LABELS)
         return [RunReport(label=label, not_run=missing) for label in labels]
     ec2 = spark.run_spark_job(stack, say, expected)
     ec2.checks[COST_CHECK] = show_cost(stack, say, ec2, cluster_partition(ec2))
     livy_run = livy.run_livy_batch(stack, say, expected)
-    return [ec2, livy_run, *serverless.run_serverless_jobs(stack, say, expected, ec2)]
+    serverless_runs = serverless.run_serverless_jobs(stack, say, expected, ec2)
+    packaged_runs = packaged.run_packaged_jobs(stack, say, expected, deployed)
+    eks_runs = eks.run_eks_jobs(stack, say, expected, [ec2, serverless_runs[0]])
+    return [ec2, livy_run, *serverless_runs, *packaged_runs, *eks_runs]
 
 
 def summarise(say: Printer, runs: list[RunReport]) -> None:
     say("\nCost per run (from the ledger):")
     for run in runs:
         if run.cost:
-            say(f"   run {run.label[:1]} {run.execution_name}: {run.cost}")
+            say(f"   run {run.label.split('.')[0]} {run.execution_name}: {run.cost}")
     say()
     for run in runs:
         for check, ok in run.checks.items():
-            say(f"   [{'ok' if ok else 'FAILED'}] run {run.label[:1]}: {check}")
+            say(f"   [{'ok' if ok else 'FAILED'}] run {run.label.split('.')[0]}: {check}")
         if run.not_run:
-            say(f"   [not run] run {run.label[:1]}: {run.label[3:]} (needs Java and PySpark)")
+            say(f"   [not run] run {run.label.split('.')[0]}: {run.label.split('. ', 1)[-1]} (needs Java and PySpark)")
 
 
 def cluster_partition(report: RunReport) -> str | None:

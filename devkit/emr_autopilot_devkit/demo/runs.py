@@ -135,6 +135,20 @@ def show_cost(stack: LocalRuntime, say: Printer, report: RunReport, partition: s
     return meta.get("cost_usd") is not None and "estimate" in str(meta.get("cost_label", "")).lower()
 
 
+SUCCESS_COST_CHECK = "the success notice ends with the run's cost line (an estimate)"
+
+
+def success_notice_costed(report: RunReport) -> bool:
+    """The run's one RUN_SUCCEEDED notice ends with an amount labelled an estimate ("unknown" or "not available"
+    is no cost line)."""
+    ends = [
+        n["message"].split(" | ")[-1]
+        for n in report.notifications
+        if n["attributes"].get("event_type") == "RUN_SUCCEEDED"
+    ]
+    return len(ends) == 1 and ends[0].startswith("Cost: ~$") and "(estimate: " in ends[0]
+
+
 def notice_of(notification: Notification) -> dict[str, Any]:
     return {"subject": notification.subject, "message": notification.message, "attributes": notification.attributes}
 

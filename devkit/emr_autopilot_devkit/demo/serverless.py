@@ -23,6 +23,7 @@ from emr_autopilot_devkit.demo.runs import (
     BAD_KEY,
     COST_CHECK,
     GOOD_KEY,
+    SUCCESS_COST_CHECK,
     Printer,
     RunReport,
     check_output,
@@ -31,6 +32,7 @@ from emr_autopilot_devkit.demo.runs import (
     read_output,
     show_cost,
     split_uri,
+    success_notice_costed,
 )
 from emr_autopilot_devkit.local.runtime import REGION, LocalRuntime
 from emr_autopilot_devkit.local.timeline import TimelineEntry
@@ -74,6 +76,7 @@ def run_serverless_jobs(
     checks["ledger shows the run SUCCESS"] = good.meta.get("state") == "SUCCESS"
     nothing_left_running(stack, good)
     checks[COST_CHECK] = show_cost(stack, say, good.report, f"RUN#{good.report.execution_name}")
+    checks[SUCCESS_COST_CHECK] = success_notice_costed(good.report)
 
     bad = run_serverless(stack, say, BAD_LABEL, BAD_KEY)
     checks = bad.report.checks
@@ -89,21 +92,21 @@ def run_serverless_jobs(
     return [good.report, bad.report]
 
 
-def run_serverless(stack: LocalRuntime, say: Printer, label: str, key: str) -> ServerlessRun:
-    """`emr-autopilot run red-violations-serverless --input ...`, and what it did."""
+def run_serverless(stack: LocalRuntime, say: Printer, label: str, key: str, job: str = JOB) -> ServerlessRun:
+    """`emr-autopilot run red-violations-serverless --input ...` (or another serverless job), and what it did."""
     from emr_autopilot.catalog import load_catalog
     from emr_autopilot.run_starter import DeadlineScheduler, ManualRunRequest, start_manual_run
     from emr_autopilot.runs import StackContext
 
     out = stack.outputs
     input_uri = f"s3://{out['LandingBucketName']}/{key}"
-    say(f"\n{label}: emr-autopilot run {JOB} --input {input_uri} (EMR Serverless, the job run on local PySpark)")
+    say(f"\n{label}: emr-autopilot run {job} --input {input_uri} (EMR Serverless, the job run on local PySpark)")
     stack.settle(timeout=60)  # what the previous part left in flight is not this run's
     seen_notifications, seen_timeline = len(stack.notifications), len(stack.timeline)
     t0 = stack.clock.now()
     outcome = start_manual_run(
         load_catalog(out["ArtifactsBucketName"]),
-        ManualRunRequest(job=JOB, input_uri=input_uri),
+        ManualRunRequest(job=job, input_uri=input_uri),
         StackContext.from_stack_outputs(out, REGION),
         DeadlineScheduler(out["ScheduleGroupName"], out["SchedulerRoleArn"]),
     )

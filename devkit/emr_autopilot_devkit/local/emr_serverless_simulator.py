@@ -25,14 +25,10 @@ Sources (EMR Serverless User Guide unless said otherwise):
 
 from __future__ import annotations
 
-import gzip
 import math
 import shlex
-import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 from moto.emrserverless.exceptions import ValidationException
@@ -40,9 +36,18 @@ from moto.emrserverless.models import EMRServerlessBackend, emrserverless_backen
 
 from emr_autopilot_devkit.local.clock import FastClock
 from emr_autopilot_devkit.local.emr_serverless_events import EmrServerlessEvents
-from emr_autopilot_devkit.local.emulator_clients import emulator_client
-from emr_autopilot_devkit.local.simulator_thread import ActiveSlot, TickThread
-from emr_autopilot_devkit.local.step_runner import StepRun, StepRunner, failure_reason
+from emr_autopilot_devkit.local.job_run_simulator import (
+    ApiFaults,
+    JobRunSim,
+    JobRunSimulator,
+    cannot_run,
+    cannot_run_details,
+    driver_failure,
+    not_run_reason,
+    spark_submit_args,
+)
+from emr_autopilot_devkit.local.simulator_thread import ActiveSlot
+from emr_autopilot_devkit.local.step_runner import StepRun
 
 TERMINAL_JOB_STATES = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
 ACTIVE_JOB_STATES = frozenset({"SUBMITTED", "QUEUED", "PENDING", "SCHEDULED", "RUNNING", "CANCELLING"})
@@ -69,11 +74,6 @@ class ServerlessTimings:
 def failed_details(exit_code: int | str, reason: str) -> str:
     """stateDetails of a spark-submit job whose driver ended badly (inferred wording)."""
     return f"Job failed, please check complete logs in configured logging destination. ExitCode: {exit_code}. {reason}"
-
-
-def cannot_run_details(why: str) -> str:
-    """stateDetails of a job run the local runtime cannot run (never a fake success)."""
-    return f"Job run not run by the local runtime: {why}"
 
 
 NOT_STARTED_DETAILS = "Application {app} is {state} and its autoStartConfiguration is disabled: start it first."
@@ -159,26 +159,8 @@ def _rounded(values: dict[str, float]) -> dict[str, float]:
     return {key: round(value, 3) for key, value in values.items()}
 
 
-@dataclass
-class ServerlessFaults:
-    """API faults to inject (the fault matrix): backend method -> calls left to refuse. `throttle` answers
-    ThrottlingException (AWS's throttling error, not in the emr-serverless model), `internal` the modeled
-    InternalServerException, `errors` a ValidationException (an error no retry fixes)."""
-
-    throttle: dict[str, int] = field(default_factory=dict)
-    internal: dict[str, int] = field(default_factory=dict)
-    errors: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def take(self, api: str) -> str | None:
-        """The kind of fault this call of `api` meets ("throttle", "internal", "errors"), counted down; or None."""
-        with self._lock:
-            for kind in ("throttle", "internal", "errors"):
-                table: dict[str, int] = getattr(self, kind)
-                if table.get(api, 0) > 0:
-                    table[api] -= 1
-                    return kind
-        return None
+# The fault matrix's API faults (emr_serverless_backend raises them).
+ServerlessFaults = ApiFaults
 
 
 @dataclass
@@ -189,18 +171,16 @@ class _AppSim:
 
 
 @dataclass
-class _RunSim:
-    run: Any
-    next_at: float
+class _RunSim(JobRunSim):
     running_since: float | None = None
-    cancel_at: float | None = None  # when CANCELLING began
-    cancel_details: str = ""
-    thread: threading.Thread | None = None
-    result: StepRun | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class EmrServerlessSimulator:
+class EmrServerlessSimulator(JobRunSimulator):
+    NAME = "emr-serverless-simulator"
+    TERMINAL_JOB_STATES = TERMINAL_JOB_STATES
+    CANCEL_STATE = "CANCELLING"
+
     def __init__(
         self,
         clock: FastClock,
@@ -210,46 +190,16 @@ class EmrServerlessSimulator:
         emit: Callable[[str, str, dict[str, Any]], None],
         timings: ServerlessTimings | None = None,
     ) -> None:
-        self.clock = clock
-        self.account_id = account_id
-        self.region = region
-        self.endpoint_url = endpoint_url
-        self.emit = emit
-        # Looked up at each event: a test may replace self.emit.
+        super().__init__(clock, account_id, region, endpoint_url, emit)
         self.events = EmrServerlessEvents(self._emit)
         self.timings = timings or ServerlessTimings()
         self.faults = ServerlessFaults()  # off unless a test arms one (emr_serverless_backend raises them)
-        self.runner = StepRunner(clock, endpoint_url, region)
         self._apps: dict[str, _AppSim] = {}
         self._runs: dict[str, _RunSim] = {}
-        self._lock = threading.RLock()
-        self._ticker = TickThread("emr-serverless-simulator", self.tick)
-
-    def _emit(self, detail_type: str, resource: str, detail: dict[str, Any]) -> None:
-        # EventBridge delivery is best effort (using-eventbridge): a failing target never fails the API call or the
-        # state change that emitted the event; the failure goes to the runtime log.
-        try:
-            self.emit(detail_type, resource, detail)
-        except Exception as exc:
-            print(f"emr-serverless-simulator: event {detail_type!r} not delivered: {exc}", file=sys.stderr)
 
     @property
     def backend(self) -> EMRServerlessBackend:
         return emrserverless_backends[self.account_id][self.region]
-
-    @property
-    def lock(self) -> threading.RLock:
-        return self._lock
-
-    def start(self) -> None:
-        self._ticker.start()
-
-    def stop(self) -> None:
-        self._ticker.stop(timeout=0)  # ends the loop; joined below, once no job run's process is left
-        with self._lock:
-            for run_id in list(self._runs):
-                self.runner.kill(run_id)
-        self._ticker.stop()
 
     def busy(self) -> bool:
         """True while anything moves: an application changing state or a job run not ended (an idle STARTED
@@ -374,9 +324,7 @@ class EmrServerlessSimulator:
 
     def _advance_run(self, sim: _RunSim, now: float) -> None:
         run = sim.run
-        if run.state in TERMINAL_JOB_STATES:
-            if run.id in self.runner.processes:  # a process started after the run was cancelled: stop it
-                self.runner.kill(run.id)
+        if self._has_ended(sim):
             return
         timeout = run.execution_timeout_minutes
         if run.state != "CANCELLING" and timeout and now - run.created_at.timestamp() >= float(timeout) * 60:
@@ -418,8 +366,7 @@ class EmrServerlessSimulator:
         sim.running_since = now
         run.started_at = self.clock.now()
         self._set_run(run, "RUNNING")
-        sim.thread = threading.Thread(target=self._execute, args=(sim,), name=f"job-run-{run.id}", daemon=True)
-        sim.thread.start()
+        self._start_driver(sim, f"job-run-{run.id}")
 
     def _from_running(self, sim: _RunSim, now: float) -> None:
         result = sim.result
@@ -432,12 +379,7 @@ class EmrServerlessSimulator:
             self._finish(sim, "FAILED", sim.extra.get("details") or _details_of(result))
 
     def _from_cancelling(self, sim: _RunSim, now: float) -> None:
-        # CANCELLED once the driver's process is gone and the cancellation's time has passed (inferred).
-        run = sim.run
-        self.runner.kill(run.id)
-        if sim.cancel_at is not None and now < sim.cancel_at + self.timings.cancelling:
-            return
-        if sim.thread is not None and sim.thread.is_alive() and run.id in self.runner.processes:
+        if not self._cancel_settled(sim, now, self.timings.cancelling):
             return
         if sim.result is not None:
             self._write_logs(sim, sim.result)
@@ -452,12 +394,6 @@ class EmrServerlessSimulator:
         sim = self._apps.setdefault(app.id, _AppSim(app))
         sim.next_at = self.clock.timestamp() + self.timings.starting
         self._set_app(app, "STARTING")
-
-    def _begin_cancel(self, sim: _RunSim, details: str) -> None:
-        sim.cancel_at = self.clock.timestamp()
-        sim.cancel_details = details
-        self._set_run(sim.run, "CANCELLING")
-        self.runner.kill(sim.run.id)
 
     def _set_app(self, app: Any, state: str) -> None:
         app.state = state
@@ -487,8 +423,9 @@ class EmrServerlessSimulator:
         self.events.final_utilization(run)
 
     # -- running a job driver -------------------------------------------------------------------------------
-    def _execute(self, sim: _RunSim) -> None:
+    def _execute(self, sim: JobRunSim) -> None:
         # Runs on the job run's own thread.
+        assert isinstance(sim, _RunSim)
         run = sim.run
         driver = run.job_driver or {}
         spark = driver.get("sparkSubmit")
@@ -496,24 +433,13 @@ class EmrServerlessSimulator:
             engine = "Hive" if "hive" in driver else "this"
             why = f"the local runtime runs sparkSubmit job drivers on local PySpark; a {engine} job driver cannot run"
             why += " here"
-            result = StepRun("FAILED", "", f"[local runtime] {why}\n", "", simulated=False, failure={"Reason": why})
+            result = cannot_run(why)
             sim.extra["details"] = cannot_run_details(why)
         else:
-            parameters = shlex.split(str(spark.get("sparkSubmitParameters") or ""))
-            args = [
-                "spark-submit",
-                *parameters,
-                str(spark.get("entryPoint")),
-                *map(str, spark.get("entryPointArguments") or []),
-            ]
-            step = SimpleNamespace(id=run.id, name=run.name or run.id, jar="command-runner.jar", args=args)
-            result = self.runner.run(step, self.timings, {}, self._log_prefix(run) or "")
-            if (
-                result.state != "COMPLETED"
-                and result.failure
-                and "not run by the local runtime" in result.failure.get("Message", "")
-            ):
-                sim.extra["details"] = cannot_run_details(result.failure.get("Reason", ""))
+            result = self._spark_submit(sim, spark_submit_args(spark), self.timings, self._log_prefix(run) or "")
+            why_not = not_run_reason(result)
+            if why_not is not None:
+                sim.extra["details"] = cannot_run_details(why_not)
         with self._lock:
             sim.result = result
 
@@ -547,13 +473,7 @@ class EmrServerlessSimulator:
         if prefix is None or sim.extra.get("logs_written"):
             return
         sim.extra["logs_written"] = True
-        bucket, _, key = prefix.removeprefix("s3://").partition("/")
-        s3 = emulator_client("s3", self.endpoint_url, self.region)
-        try:
-            for name, text in (("stdout", result.stdout), ("stderr", result.stderr)):
-                s3.put_object(Bucket=bucket, Key=f"{key}{name}.gz", Body=gzip.compress(text.encode("utf-8")))
-        except Exception as exc:  # the run still ends; the failure goes to the runtime log
-            print(f"emr-serverless-simulator: cannot write logs to {prefix}: {exc}", file=sys.stderr)
+        self._put_logs(((f"{prefix}stdout.gz", result.stdout), (f"{prefix}stderr.gz", result.stderr)), f"to {prefix}")
 
 
 def _active(run: Any) -> bool:
@@ -565,15 +485,7 @@ def _auto_start(app: Any) -> bool:
 
 
 def _details_of(result: StepRun) -> str:
-    failure = result.failure or {}
-    message = failure.get("Message", "")
-    code = message.rsplit(" ", 1)[-1] if message.startswith("Command exited with status") else "1"
-    reason = failure.get("Reason", "Unknown Error.")
-    if reason == "Unknown Error.":
-        # spark-submit's PythonRunner merges the Python driver's stderr into its stdout, so a PySpark traceback is
-        # in SPARK_DRIVER/stdout.gz while stderr holds Spark's own logging (inferred from Spark's PythonRunner).
-        reason = failure_reason(result.stdout)
-    return failed_details(code, reason)
+    return failed_details(*driver_failure(result))
 
 
 # ---------------------------------------------------------------------------------------------

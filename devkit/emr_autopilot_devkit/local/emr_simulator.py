@@ -32,8 +32,9 @@ from emr_autopilot_devkit.local.emr_events import EmrEvents, Fleet
 from emr_autopilot_devkit.local.emr_events import event_time as _at
 from emr_autopilot_devkit.local.emr_instance_hours import normalized_instance_hours
 from emr_autopilot_devkit.local.emulator_clients import emulator_client
+from emr_autopilot_devkit.local.job_run_simulator import SimulatorCore
 from emr_autopilot_devkit.local.simulator_thread import ActiveSlot, TickThread
-from emr_autopilot_devkit.local.step_runner import StepRun, StepRunner
+from emr_autopilot_devkit.local.step_runner import StepRun
 
 
 class ThrottlingException(ServiceException):
@@ -106,7 +107,7 @@ class _ClusterSim:
     idle_metrics_until: float = 0.0  # IsIdle written for periods before this virtual time (idle reaper)
 
 
-class EmrSimulator:
+class EmrSimulator(SimulatorCore):
     def __init__(
         self,
         clock: FastClock,
@@ -116,16 +117,11 @@ class EmrSimulator:
         emit: Callable[[str, str, dict[str, Any]], None],
         timings: Timings | None = None,
     ) -> None:
-        self.clock = clock
-        self.account_id = account_id
-        self.region = region
-        self.endpoint_url = endpoint_url
-        self.emit = emit
-        # Looked up at each event: a test or the bench may replace self.emit.
+        super().__init__(clock, account_id, region, endpoint_url, emit)
+        # self.emit is looked up at each event: a test or the bench may replace it.
         self.events = EmrEvents(lambda detail_type, resource, detail: self.emit(detail_type, resource, detail))
         self.timings = timings or Timings()
         self.faults = Faults()
-        self.runner = StepRunner(clock, endpoint_url, region)
         self.simulated_steps = self.runner.simulated  # step id -> why it was simulated (simulate: true)
         self._clusters: dict[str, _ClusterSim] = {}
         self._running: dict[str, threading.Thread] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from moto.events.models import Rule, events_backends
@@ -46,12 +46,24 @@ def install() -> None:
         router = _active
         route = router.routes.get(self.arn) if router else None
         if route is None:
-            return original(self, original_event, transform_input)
+            return original(self, _moto_time(original_event), transform_input)
         if self.event_pattern.matches_event(original_event):
             assert router is not None
             router.enqueue(route, dict(original_event))
 
     Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def _moto_time(event: Any) -> Any:
+    """The event with "time" in epoch seconds, as moto's PutEvents stores it and its targets (SQS, Logs) read it:
+    the service events here carry EventBridge's ISO text, on which moto's SQS target failed (nothing delivered)."""
+    if not isinstance(event, dict) or not isinstance(event.get("time"), str):
+        return event
+    try:
+        stamp = datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return event
+    return {**event, "time": stamp.timestamp()}
 
 
 def service_event(

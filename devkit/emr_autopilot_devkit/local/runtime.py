@@ -1,7 +1,8 @@
 """The local runtime: the whole application on one machine. moto on 127.0.0.1 with its patches
 (moto_patches), the template's resources deployed into it (deploy), EventBridge rules routed to the real
 handlers in-process (routing, functions), schedules on the fast clock (schedules), EMR simulated
-(emr_simulator), Livy emulated (livy_server), SNS notices captured (notifications).
+(emr_simulator, emr_serverless_simulator, emr_eks_simulator), Livy emulated (livy_server), SNS notices
+captured (notifications).
 
 LocalRuntime is the facade the CLI, the demo, the fault matrix, the bench and the tests hold."""
 
@@ -25,6 +26,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from emr_autopilot import aws
 from emr_autopilot import clock as app_clock
 from emr_autopilot_devkit.local import (
+    emr_eks_simulator,
     emr_serverless_simulator,
     emr_simulator,
     livy_server,
@@ -36,6 +38,8 @@ from emr_autopilot_devkit.local import (
 from emr_autopilot_devkit.local.account import ACCOUNT_ID, REGION, REPO_ROOT
 from emr_autopilot_devkit.local.clock import FastClock, set_active_clock
 from emr_autopilot_devkit.local.deploy import Deployer
+from emr_autopilot_devkit.local.emr_eks_events import SOURCE as EMR_EKS_SOURCE
+from emr_autopilot_devkit.local.emr_eks_simulator import EksTimings, EmrEksSimulator
 from emr_autopilot_devkit.local.emr_serverless_simulator import EmrServerlessSimulator, ServerlessTimings
 from emr_autopilot_devkit.local.emr_simulator import EmrSimulator, Timings
 from emr_autopilot_devkit.local.functions import HandlerInvoker, Invocation, LocalFunction, invoke_async
@@ -117,6 +121,7 @@ class LocalRuntime:
         quiet: bool = True,
         timings: Timings | None = None,
         serverless_timings: ServerlessTimings | None = None,
+        eks_timings: EksTimings | None = None,
     ) -> None:
         self.repo_root = repo_root
         self.stack_name = stack_name
@@ -145,6 +150,15 @@ class LocalRuntime:
             self.endpoint,
             lambda detail_type, resource, detail: self.emit(detail_type, resource, detail, source="aws.emr-serverless"),
             serverless_timings,
+        )
+        # EMR on EKS job runs (emr_eks_simulator); its events' source is aws.emr-containers.
+        self.eks = EmrEksSimulator(
+            self.clock,
+            ACCOUNT_ID,
+            REGION,
+            self.endpoint,
+            lambda detail_type, resource, detail: self.emit(detail_type, resource, detail, source=EMR_EKS_SOURCE),
+            eks_timings,
         )
         self._lock = threading.RLock()
         # Livy on the emulated clusters' primary nodes, started and stopped with the runtime.
@@ -185,6 +199,7 @@ class LocalRuntime:
         sfn_patches.on_execution_end(self._execution_ended)
         emr_simulator.activate(self.simulator)
         emr_serverless_simulator.activate(self.serverless)
+        emr_eks_simulator.activate(self.eks)
         self.livy.start(lambda: self.simulator.backend.clusters.values())
         sfn_lambda_integration.activate(self)  # lambda:invoke Tasks run the handlers in this process
         routing.activate(self)
@@ -207,6 +222,7 @@ class LocalRuntime:
         )
         self.simulator.start()
         self.serverless.start()
+        self.eks.start()
         self.deploy()
         return self
 
@@ -220,6 +236,7 @@ class LocalRuntime:
         aws.reset_clients()
         self.simulator.stop()
         self.serverless.stop()
+        self.eks.stop()
         self.livy.stop()
         if self.server:
             self.server.stop()
@@ -227,6 +244,7 @@ class LocalRuntime:
             _active_runtime = None
             emr_simulator.activate(None)
             emr_serverless_simulator.activate(None)
+            emr_eks_simulator.activate(None)
             sfn_patches.on_execution_end(None)
             sfn_lambda_integration.activate(None)
             routing.activate(None)
@@ -256,8 +274,14 @@ class LocalRuntime:
         from emr_autopilot_devkit.deploy_jobs import StackOutputs, deploy_jobs
 
         outputs = StackOutputs(self.outputs, notified_buckets=self.notified_buckets())
+        # package_host: packaged jobs run on this machine's Spark, so their environments are built for its Python.
         return deploy_jobs(
-            jobs_dir or self.repo_root / "jobs", outputs, self.client("s3"), self.client("scheduler"), prune=prune
+            jobs_dir or self.repo_root / "jobs",
+            outputs,
+            self.client("s3"),
+            self.client("scheduler"),
+            prune=prune,
+            package_host=True,
         )
 
     def notified_buckets(self) -> frozenset[str]:
@@ -394,6 +418,7 @@ class LocalRuntime:
                 or fired
                 or self.simulator.busy()
                 or self.serverless.busy()
+                or self.eks.busy()
                 or self.running_executions()
                 or not self._events.empty()
             )

@@ -1,5 +1,5 @@
-"""After a pipeline execution ends: remove its deadline and make sure no cluster (or EMR Serverless job
-run) it created still runs.
+"""After a pipeline execution ends: remove its deadline and make sure no cluster (or EMR Serverless or EMR on
+EKS job run) it created still runs.
 
 No Catch runs when an execution is aborted or times out, so this is the only thing that
 cleans up then. It also sweeps after FAILED, in case the run's own cleanup could not finish.
@@ -106,13 +106,7 @@ def handle_execution_end(change: ExecutionStatusChange, topic_arn: str, schedule
         return report
 
     job = job_of(detail)
-    application_id = serverless_application_of(detail)
-    if application_id:
-        # Step Functions' own cancel of a stopped .sync task is best-effort: this makes sure.
-        for run in emr_serverless.job_runs_tagged(application_id, TAG_EXECUTION_ARN, detail.executionArn):
-            emr_serverless.cancel_job_run(application_id, run["jobRunId"])
-            report.cancelled_job_runs.append(run["jobRunId"])
-    else:
+    if not cancel_job_runs(detail, report):
         clusters = clusters_of_execution(detail.executionArn, detail.name)
         for cluster in clusters:
             job = emr.tags_of(cluster).get(TAG_JOB, job)
@@ -128,6 +122,40 @@ def handle_execution_end(change: ExecutionStatusChange, topic_arn: str, schedule
         _notify(change, report, topic_arn, job)
         report.notified = True
     return report
+
+
+def cancel_job_runs(detail: ExecutionStatusDetail, report: JanitorReport) -> bool:
+    """Cancel the job runs of a serverless or EMR on EKS run that are still active; False for a cluster run.
+    Step Functions' own cancel of a stopped .sync task is best-effort: this makes sure."""
+    application_id = serverless_application_of(detail)
+    if application_id:
+        for run in emr_serverless.job_runs_tagged(application_id, TAG_EXECUTION_ARN, detail.executionArn):
+            emr_serverless.cancel_job_run(application_id, run["jobRunId"])
+            report.cancelled_job_runs.append(run["jobRunId"])
+        return True
+    virtual_cluster_id = eks_virtual_cluster_of(detail)
+    if virtual_cluster_id:
+        containers = aws.client("emr-containers")
+        for job_run in eks_job_runs_tagged(virtual_cluster_id, TAG_EXECUTION_ARN, detail.executionArn):
+            containers.cancel_job_run(id=job_run["id"], virtualClusterId=virtual_cluster_id)
+            report.cancelled_job_runs.append(job_run["id"])
+        return True
+    return False
+
+
+# EMR on EKS job runs that have not ended: PENDING, SUBMITTED, RUNNING (EMR on EKS Development Guide, "Job run
+# states"); CANCEL_PENDING is already on its way out.
+EKS_JOB_RUN_ACTIVE = ("PENDING", "SUBMITTED", "RUNNING")
+
+
+def eks_job_runs_tagged(virtual_cluster_id: str, key: str, value: str) -> list[dict[str, Any]]:
+    """The virtual cluster's active job runs whose tag `key` is `value` (ListJobRuns returns each run's tags)."""
+    pages = (
+        aws.client("emr-containers")
+        .get_paginator("list_job_runs")
+        .paginate(virtualClusterId=virtual_cluster_id, states=list(EKS_JOB_RUN_ACTIVE))
+    )
+    return [run for page in pages for run in page["jobRuns"] if (run.get("tags") or {}).get(key) == value]
 
 
 def terminate_unprotected(clusters: list["ClusterTypeDef"], report: JanitorReport) -> None:
@@ -179,11 +207,20 @@ def job_of(detail: ExecutionStatusDetail) -> str:
 def serverless_application_of(detail: ExecutionStatusDetail) -> str | None:
     """The EMR Serverless application a serverless run used (its input's application.ApplicationId);
     None for a cluster run."""
+    return _input_member(detail, "emr-serverless", "application", "ApplicationId")
+
+
+def eks_virtual_cluster_of(detail: ExecutionStatusDetail) -> str | None:
+    """The virtual cluster an EMR on EKS run used (its input's virtual_cluster.VirtualClusterId); None otherwise."""
+    return _input_member(detail, "emr-eks", "virtual_cluster", "VirtualClusterId")
+
+
+def _input_member(detail: ExecutionStatusDetail, compute: str, section: str, member: str) -> str | None:
     try:
         run_input = json.loads(detail.input or "{}")
-        if run_input["run"].get("compute") != "emr-serverless":
+        if run_input["run"].get("compute") != compute:
             return None
-        return str(run_input["application"]["ApplicationId"])
+        return str(run_input[section][member])
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -225,9 +262,10 @@ def _notify(change: ExecutionStatusChange, report: JanitorReport, topic_arn: str
             + ", ".join(report.protected)
         )
     if report.cancelled_job_runs:
-        lines.append("Cancelled EMR Serverless job run(s) it left running: " + ", ".join(report.cancelled_job_runs))
+        service = "EMR on EKS" if eks_virtual_cluster_of(detail) else "EMR Serverless"
+        lines.append(f"Cancelled {service} job run(s) it left running: " + ", ".join(report.cancelled_job_runs))
     if not report.terminated and not report.protected and not report.cancelled_job_runs:
-        what_ran = "job run" if serverless_application_of(detail) else "cluster"
+        what_ran = "job run" if serverless_application_of(detail) or eks_virtual_cluster_of(detail) else "cluster"
         lines.append(f"No {what_ran} of this run was still running.")
     lines.append(f"Execution: {notifications.console_execution_url(change.region, detail.executionArn)}")
     severity: notifications.Severity = "CRITICAL" if report.protected else "ERROR"

@@ -71,6 +71,7 @@ def example_context(region: str = "us-east-1") -> StackContext:
         emr_instance_profile="EMR_EC2_DefaultRole",
         serverless_state_machine_arn=f"arn:aws:states:{region}:{account}:stateMachine:emr-autopilot-ServerlessPipeline",
         serverless_execution_role_arn=f"arn:aws:iam::{account}:role/emr-autopilot-ServerlessExecutionRole",
+        eks_state_machine_arn=f"arn:aws:states:{region}:{account}:stateMachine:emr-autopilot-EksPipeline",
     )
 
 
@@ -90,8 +91,14 @@ def request_problems(job: JobDefinition, context: StackContext) -> list[str]:
     """The job's rendered createCluster request and each addStep request, against EMR's API model and the
     Step Functions createCluster rules (emr_autopilot.emr_requests): what EMR would refuse at run time.
     A serverless job: serverless_request_problems."""
+    if job.package is not None:  # a job file has no recorded artifacts: example ones give the requests' shape
+        from emr_autopilot.job_packages import with_example_artifacts
+
+        job = with_example_artifacts(job, context.artifacts_bucket)
     if job.compute == "emr-serverless":
         return serverless_request_problems(job, context)
+    if job.compute == "emr-eks":
+        return eks_request_problems(job, context)
     trigger = representative_trigger(job, context)
     run_input = build_run_input(job, trigger, context, execution_name(job, trigger))
     lines = [_cluster_line(problem) for problem in check_create_cluster(run_input["cluster_request"])]
@@ -194,6 +201,49 @@ def _job_run_line(index: int, problem: RequestProblem) -> str:
         return f"{field}: EMR Serverless would refuse this job's job runs: {where} {problem.problem}"
     step_field = f"steps.{index}{'.' + field if field else ''}"
     return f"{step_field}: EMR Serverless would refuse this job run: {where} {problem.problem}"
+
+
+# EMR on EKS StartJobRun members (camelCase), as the job file names what renders to them.
+_EKS_JOB_RUN_FIELDS = {
+    "virtualClusterId": "eks.virtual_cluster_id",
+    "executionRoleArn": "eks.execution_role",
+    "releaseLabel": "eks.release_label",
+    "jobTemplateId": "eks.job_template_id",
+    "jobTemplateParameters": "eks.job_template_parameters",
+    "retryPolicyConfiguration": "eks.retry_max_attempts",
+    "name": "name",
+    "tags": "eks.tags",
+    "configurationOverrides.monitoringConfiguration": "eks.logs",
+    "configurationOverrides.applicationConfiguration": "eks.spark_properties",
+    "jobDriver.sparkSubmitJobDriver.entryPoint": "script",
+    "jobDriver.sparkSubmitJobDriver.entryPointArguments": "args",
+    "jobDriver.sparkSubmitJobDriver.sparkSubmitParameters": "spark_args",
+}
+
+
+def eks_request_problems(job: JobDefinition, context: StackContext) -> list[str]:
+    """An emr-eks job's StartJobRun requests (as the state machine sends them, turned into the API's form by the
+    service model) against EMR on EKS's API model (botocore, service emr-containers)."""
+    from emr_autopilot.eks_runs import SERVICE as EKS_SERVICE
+    from emr_autopilot.eks_runs import EksNotDeployed, build_eks_run_input
+
+    trigger = representative_trigger(job, context)
+    try:
+        run_input = build_eks_run_input(job, trigger, context, execution_name(job, trigger))
+    except EksNotDeployed as exc:
+        return [f"compute: read 'emr-eks': {exc}"]
+    lines = []
+    for index, job_run in enumerate(run_input["job_runs"]):
+        params = api_params("StartJobRun", job_run["Request"], EKS_SERVICE)
+        for problem in check_request("StartJobRun", params, EKS_SERVICE):
+            field = _field_for(problem.path, _EKS_JOB_RUN_FIELDS)
+            where = f"StartJobRun {problem.path}" if problem.path else "the StartJobRun request"
+            if field is not None and field.startswith(("eks.", "name")):
+                lines.append(f"{field}: EMR on EKS would refuse this job's job runs: {where} {problem.problem}")
+            else:
+                step_field = f"steps.{index}{'.' + field if field else ''}"
+                lines.append(f"{step_field}: EMR on EKS would refuse this job run: {where} {problem.problem}")
+    return list(dict.fromkeys(lines))  # a job-level problem is found once per step: say it once
 
 
 def trigger_bucket_problems(job: JobDefinition, notified: Iterable[str], context: StackContext) -> list[str]:

@@ -61,13 +61,33 @@ def _serverless_section(value: Any) -> Any:
     return value if isinstance(value, ServerlessSpec) else ServerlessSpec.model_validate(value)
 
 
+def _eks_section(value: Any) -> Any:
+    # Imported on first use, as the serverless models are (see _serverless_section).
+    from emr_autopilot.eks_jobs import EksSpec
+
+    return value if isinstance(value, EksSpec) else EksSpec.model_validate(value)
+
+
+def _package_section(value: Any) -> Any:
+    # Imported on first use, as the serverless models are (see _serverless_section).
+    from emr_autopilot.job_packages import PythonPackage
+
+    return value if isinstance(value, PythonPackage) else PythonPackage.model_validate(value)
+
+
 if TYPE_CHECKING:
+    from emr_autopilot.eks_jobs import EksSpec
+    from emr_autopilot.job_packages import PythonPackage
     from emr_autopilot.serverless_jobs import ServerlessSpec
 
     _ServerlessSection = ServerlessSpec | None
+    _EksSection = EksSpec | None
+    _PackageSection = PythonPackage | None
 else:
     # Validated (with the nested errors' locations) by ServerlessSpec itself; serialised as that model.
     _ServerlessSection = Annotated[Any, PlainValidator(_serverless_section)]
+    _EksSection = Annotated[Any, PlainValidator(_eks_section)]
+    _PackageSection = Annotated[Any, PlainValidator(_package_section)]
 
 _EC2_STEP_TYPES = ("spark-submit", "script", "command")
 
@@ -207,6 +227,9 @@ class ClusterSpec(_Model):
     tags: dict[str, str] = Field(default_factory=dict)
     idle_timeout: IdleTimeout = Field(default=timedelta(hours=1))
     step_concurrency: int = Field(default=1, ge=1, le=256)
+    # How the pipeline learns a step ended: addStep.sync's polling, or EMR's Step Status Change event
+    # (emr_autopilot.step_completion; docs/performance.md, "Cluster time lost until Step Functions notices").
+    step_completion: Literal["polling", "events"] = "polling"
 
     @model_validator(mode="after")
     def _topology(self) -> Self:
@@ -389,12 +412,16 @@ class JobDefinition(_Model):
     )
     description: str = ""
     triggers: Triggers = Field(default_factory=Triggers)
-    compute: Literal["emr-ec2", "emr-serverless"] = Field(
-        default="emr-ec2", description="Where runs happen: a transient EMR cluster, or EMR Serverless."
+    compute: Literal["emr-ec2", "emr-serverless", "emr-eks"] = Field(
+        default="emr-ec2", description="Where runs happen: a transient EMR cluster, EMR Serverless or EMR on EKS."
     )
     cluster: ClusterSpec | None = Field(default=None, description="Required for emr-ec2; refused for emr-serverless.")
     serverless: _ServerlessSection = Field(
         default=None, description="Required for emr-serverless; refused for emr-ec2."
+    )
+    eks: _EksSection = Field(default=None, description="Required for emr-eks; refused for the other targets.")
+    package: _PackageSection = Field(
+        default=None, description="A Python project (modules and dependencies) its spark-submit steps ship with."
     )
     steps: list[Step] = Field(min_length=1, max_length=256)
     output_uri: Templated = "s3://{curated_bucket}/{job_name}/{run_date}/{run_id}/"
@@ -419,9 +446,14 @@ class JobDefinition(_Model):
         # comparison with it) reads the same; each job carries only its own target's section.
         data = handler(self)
         if isinstance(data, dict):
+            if self.compute != "emr-eks":
+                data.pop("eks", None)  # an EC2 or serverless job reads as before EKS jobs existed
+            if self.package is None:
+                data.pop("package", None)  # a job without one reads as before packages existed
+            if self.compute != "emr-serverless":
+                data.pop("serverless", None)
             if self.compute == "emr-ec2":
                 data.pop("compute", None)
-                data.pop("serverless", None)
             else:
                 data.pop("cluster", None)
                 # Cluster-only step fields stay unset, so the catalog reads back as the file did (check_target
@@ -437,17 +469,27 @@ class JobDefinition(_Model):
         # Each field belongs to one compute target: the first one the job's target refuses is the error.
         if self.compute == "emr-ec2":
             _check_ec2_target(self)
+        elif self.compute == "emr-eks":
+            from emr_autopilot.eks_jobs import check_eks_target  # see _eks_section
+
+            check_eks_target(self)
         else:
             from emr_autopilot.serverless_jobs import check_serverless_target  # see _serverless_section
 
             check_serverless_target(self)
+            _refuse_eks_section(self)
+        if self.package is not None:
+            from emr_autopilot.job_packages import check_package  # see _package_section
+
+            check_package(self)
         return self
 
     @property
     def ec2_cluster(self) -> ClusterSpec:
         """The cluster of an emr-ec2 job; ValueError for a serverless job, which has none."""
         if self.cluster is None:
-            raise ValueError(f"job {self.name!r} runs on EMR Serverless (compute: {self.compute}): it has no cluster")
+            where = "EMR on EKS" if self.compute == "emr-eks" else "EMR Serverless"
+            raise ValueError(f"job {self.name!r} runs on {where} (compute: {self.compute}): it has no cluster")
         return self.cluster
 
     @model_validator(mode="after")
@@ -478,6 +520,8 @@ class JobDefinition(_Model):
             (f"cluster.bootstrap_actions.{i}.path", action.path)
             for i, action in enumerate(self.cluster.bootstrap_actions if self.cluster else [])
         ]
+        if self.package is not None and self.package.requirements:
+            fields.append(("package.requirements", self.package.requirements))
         return [(field, path) for field, path in fields if not path.startswith("s3://")]
 
 
@@ -495,6 +539,7 @@ def _check_ec2_target(job: JobDefinition) -> None:
             "read a serverless section on an emr-ec2 job: it applies to compute: emr-serverless only. "
             "Allowed: no serverless section, or compute: emr-serverless (and no cluster)",
         )
+    _refuse_eks_section(job)
     for index, step in enumerate(job.steps):
         if step.type not in _EC2_STEP_TYPES:
             raise _FieldError(
@@ -503,6 +548,16 @@ def _check_ec2_target(job: JobDefinition) -> None:
                 f"Allowed on a cluster: {', '.join(_EC2_STEP_TYPES)}; e.g. type: command with "
                 "args: [hive-script, --run-hive-script, --args, -f, s3://my-bucket/query.q]",
             )
+
+
+def _refuse_eks_section(job: JobDefinition) -> None:
+    if job.eks is not None:
+        raise _FieldError(
+            "eks",
+            f"read an eks section on an {job.compute} job: it applies to compute: emr-eks only. "
+            f"Allowed: no eks section, or compute: emr-eks (with no {'cluster' if job.cluster else 'serverless'} "
+            "section)",
+        )
 
 
 class DeployedApplication(_Model):
@@ -575,7 +630,21 @@ _HINTS: dict[str, tuple[str, str]] = {
     "instance_count": ("a whole number from 1 to 500", "instance_count: 2"),
     "steps": ("a list of 1 to 256 steps", "steps: [{name: count, type: spark-submit, script: my_job/app.py}]"),
     "cluster": ("the cluster's settings", "cluster: {release_label: emr-7.5.0, instance_groups: [...]}"),
-    "type": ("spark-submit, script or command (emr-ec2); spark-submit or hive (emr-serverless)", "type: spark-submit"),
+    "type": (
+        "spark-submit, script or command (emr-ec2); spark-submit or hive (emr-serverless); spark-submit (emr-eks)",
+        "type: spark-submit",
+    ),
+    "eks.virtual_cluster_id": (
+        "the id of an EMR on EKS virtual cluster (0-9, a-z)",
+        "virtual_cluster_id: abcdefghijklmnop0123456789",
+    ),
+    "eks.execution_role": ("an IAM role ARN", "execution_role: arn:aws:iam::123456789012:role/emr-autopilot-eks-jobs"),
+    "eks.release_label": (
+        "an EMR on EKS release: emr-<major>.<minor>.<patch>-latest or -<YYYYMMDD>",
+        "release_label: emr-7.5.0-latest",
+    ),
+    "eks.job_template_id": ("the id of an EMR on EKS job template (0-9, a-z)", "job_template_id: 0abcdef123456789"),
+    "eks.logs.cloudwatch_log_group": ("a log group name", "cloudwatch_log_group: /emr-autopilot/jobs"),
     "serverless.application_id": (
         "the id of an EMR Serverless application (0-9, a-z)",
         "application_id: 00fabc123example",
@@ -599,6 +668,7 @@ _HINTS: dict[str, tuple[str, str]] = {
     "minimum": ("a whole number of 1 or more", "minimum: 2"),
     "maximum": ("a whole number of 1 or more", "maximum: 10"),
     "step_concurrency": ("a whole number from 1 to 256", "step_concurrency: 1"),
+    "step_completion": ("polling or events", "step_completion: events"),
     "timeout_minutes": ("a whole number from 5 to 1440", "timeout_minutes: 10"),
     "ebs_volume_gb": ("a whole number from 1 to 16384", "ebs_volume_gb: 64"),
     "target_on_demand_capacity": ("a whole number of 0 or more", "target_on_demand_capacity: 1"),
@@ -648,6 +718,14 @@ def _field_model(field: FieldInfo) -> type[BaseModel] | None:
         from emr_autopilot.serverless_jobs import ServerlessSpec  # loaded lazily, see _serverless_section
 
         return ServerlessSpec
+    if any(isinstance(meta, PlainValidator) and meta.func is _eks_section for meta in field.metadata):
+        from emr_autopilot.eks_jobs import EksSpec  # loaded lazily, see _eks_section
+
+        return EksSpec
+    if any(isinstance(meta, PlainValidator) and meta.func is _package_section for meta in field.metadata):
+        from emr_autopilot.job_packages import PythonPackage  # loaded lazily, see _package_section
+
+        return PythonPackage
     return _model_in(field.annotation)
 
 

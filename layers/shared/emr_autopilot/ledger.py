@@ -6,6 +6,8 @@ Keys (single-table design):
   the job marked it simulate: true (it was not run)
 - ``pk=CLUSTER#<id>, sk=EVENT#<time>#<id>`` a timeline entry (expires after the TTL)
 - ``pk=CLUSTER#<id>, sk=DECISION#<time>#<kind>`` a decision about the cluster (e.g. the reaper's)
+- ``pk=STEPTOKEN#<cluster id>#<step id>, sk=TOKEN`` the task token a `step_completion: events` run waits on
+  (expires after 8 days)
 - ``gsi1pk=RUNS, gsi1sk=<created time>#<cluster id>`` on META items: runs by time, newest first
 - ``cost_usd`` (absent when unknown), ``cost_label``, ``cost_detail`` on a finished run's META (and a serverless
   job run's JOBRUN item): its cost ESTIMATE (emr_autopilot.run_costs; record_cost)
@@ -14,7 +16,7 @@ States only move forward: an event that arrives late (RUNNING after TERMINATED) 
 timeline but never overwrites a terminal state.
 
 EMR Serverless runs (``pk=RUN#<run id>``: META, ``JOBRUN#<job run id>``, ``EVENT#``) and applications
-(``pk=APPLICATION#<id>``): see "EMR Serverless runs" below.
+(``pk=APPLICATION#<id>``): see "EMR Serverless runs" below; EMR on EKS runs are laid out alike ("EMR on EKS runs").
 """
 
 import time
@@ -188,6 +190,21 @@ def record_decision(table_name: str, cluster_id: str, kind: str, detail: dict[st
     )
 
 
+def record_step_token(table_name: str, cluster_id: str, step_id: str, token: str, expires_at: int) -> None:
+    """The task token a `step_completion: events` run waits on for this step (emr_autopilot.step_completion).
+    Its own partition, so a cluster's items (cluster_items) never carry it; a newer token replaces the older."""
+    _table(table_name).put_item(
+        Item={"pk": f"STEPTOKEN#{cluster_id}#{step_id}", "sk": "TOKEN", "token": token, "expires_at": expires_at}
+    )
+
+
+def step_token(table_name: str, cluster_id: str, step_id: str) -> str | None:
+    key = {"pk": f"STEPTOKEN#{cluster_id}#{step_id}", "sk": "TOKEN"}
+    # Strongly consistent: the register function's write must be seen by an event handled right after it.
+    item = _table(table_name).get_item(Key=key, ConsistentRead=True).get("Item")
+    return str(item["token"]) if item else None
+
+
 def record_cost(table_name: str, pk: str, fields: Mapping[str, Any], sk: str = "META") -> None:
     """Set a run's cost fields (run_costs.cost_fields) on an item that exists; cost_usd None removes it."""
     table = _table(table_name)
@@ -274,6 +291,7 @@ def find_by_run_id(table_name: str, run_id: str) -> list[dict[str, Any]]:
 # RUNNING when its next step's job run is submitted (until then it reads SUCCESS: the ledger cannot know how
 # many steps are still to come; the state machine's execution is what says the run ended).
 SERVERLESS_COMPUTE = "emr-serverless"
+EKS_COMPUTE = "emr-eks"  # EMR on EKS runs: see "EMR on EKS runs" below
 _META_ATTEMPTS = 8
 
 
@@ -299,6 +317,23 @@ class JobRunChange(NamedTuple):
     cost: Mapping[str, Any] | None = None  # run_costs.cost_fields of the ended job run
 
 
+def _job_run_extra(
+    state: str, at: datetime, ended: frozenset[str], duration_seconds: int | None, cost: Mapping[str, Any] | None
+) -> dict[str, tuple[str, Any]]:
+    """A JOBRUN item's start and end times, duration and cost, as a job run change (either target's) sets them."""
+    extra: dict[str, tuple[str, Any]] = {}
+    if state == "RUNNING":
+        extra["started"] = ("started_at = if_not_exists(started_at, :started)", _iso(at))
+    if state in ended:
+        extra["ended"] = ("ended_at = :ended", _iso(at))
+    if duration_seconds is not None:
+        extra["duration"] = ("duration_seconds = :duration", duration_seconds)
+    for name, value in (cost or {}).items():
+        if value is not None:
+            extra[name] = (f"{name} = :{name}", value)
+    return extra
+
+
 def _utilization(value: dict[str, float]) -> dict[str, Decimal]:
     return {key: Decimal(str(amount)) for key, amount in value.items()}
 
@@ -308,20 +343,14 @@ def record_job_run_change(table_name: str, change: JobRunChange) -> dict[str, An
     from emr_autopilot import emr_serverless  # only the serverless reactions need it
 
     rank = emr_serverless.job_run_rank(change.state, change.attempt)
-    extra: dict[str, tuple[str, Any]] = {"attempt": ("attempt = :attempt", change.attempt)}
-    if change.state == "RUNNING":
-        extra["started"] = ("started_at = if_not_exists(started_at, :started)", _iso(change.at))
-    if change.state in emr_serverless.JOB_RUN_ENDED:
-        extra["ended"] = ("ended_at = :ended", _iso(change.at))
-    if change.duration_seconds is not None:
-        extra["duration"] = ("duration_seconds = :duration", change.duration_seconds)
+    extra = {
+        "attempt": ("attempt = :attempt", change.attempt),
+        **_job_run_extra(change.state, change.at, emr_serverless.JOB_RUN_ENDED, change.duration_seconds, change.cost),
+    }
     if change.total is not None:
         extra["total"] = ("total_resource_utilization = :total", _utilization(change.total))
     if change.billed is not None:
         extra["billed"] = ("billed_resource_utilization = :billed", _utilization(change.billed))
-    for name, value in (change.cost or {}).items():
-        if value is not None:
-            extra[name] = (f"{name} = :{name}", value)
     fields = {
         "application_id": change.application_id,
         "job_run_id": change.job_run_id,
@@ -373,11 +402,12 @@ def record_job_run_utilization(table_name: str, update: UtilizationUpdate) -> bo
     return True
 
 
-def serverless_run_state(job_run_states: list[str]) -> str:
-    """A run's state from its job runs' (see the key layout above)."""
+def serverless_run_state(job_run_states: list[str], ended: frozenset[str] | None = None) -> str:
+    """A run's state from its job runs' (see the key layout above); `ended`: the target's ended job run states."""
     from emr_autopilot import emr_serverless
 
-    if not job_run_states or any(state not in emr_serverless.JOB_RUN_ENDED for state in job_run_states):
+    ended = ended or emr_serverless.JOB_RUN_ENDED
+    if not job_run_states or any(state not in ended for state in job_run_states):
         return "RUNNING"
     for state in ("FAILED", "CANCELLED"):
         if state in job_run_states:
@@ -387,10 +417,12 @@ def serverless_run_state(job_run_states: list[str]) -> str:
 
 class ServerlessRun(NamedTuple):
     run_id: str
-    application_id: str
+    application_id: str  # an EMR on EKS run's: its virtual cluster id (location_field says which)
     at: datetime
     job: str | None = None
     execution_arn: str | None = None
+    compute: str = SERVERLESS_COMPUTE  # or EKS_COMPUTE: the same META, derived from JOBRUN items alike
+    location_field: str = "application_id"  # "virtual_cluster_id" for EMR on EKS
 
 
 def refresh_serverless_run(table_name: str, run: ServerlessRun) -> dict[str, Any]:
@@ -403,8 +435,11 @@ def refresh_serverless_run(table_name: str, run: ServerlessRun) -> dict[str, Any
         version = int(meta.get("version", 0))
         # A job run whose utilization came before its first state change has no state yet: not ended.
         job_runs = _job_run_items(table, run.run_id)
-        state = serverless_run_state([str(item.get("state", "")) for item in job_runs])
-        cost = _serverless_cost(job_runs)
+        states = [str(item.get("state", "")) for item in job_runs]
+        if run.compute == EKS_COMPUTE:
+            state, cost = eks_run_state(states), _eks_cost(job_runs)
+        else:
+            state, cost = serverless_run_state(states), _serverless_cost(job_runs)
         try:
             response = table.update_item(Key=key, ReturnValues="ALL_NEW", **_meta_update(run, state, version, cost))
         except table.meta.client.exceptions.ConditionalCheckFailedException:
@@ -444,7 +479,7 @@ def _meta_update(run: ServerlessRun, state: str, version: int, cost: Mapping[str
     values: dict[str, Any] = {
         ":state": state,
         ":at": at,
-        ":compute": SERVERLESS_COMPUTE,
+        ":compute": run.compute,
         ":app": run.application_id,
         ":run": run.run_id,
         ":runs": "RUNS",
@@ -456,7 +491,7 @@ def _meta_update(run: ServerlessRun, state: str, version: int, cost: Mapping[str
         "#state = :state",
         "updated_at = :at",
         "compute = :compute",
-        "application_id = :app",
+        f"{run.location_field} = :app",
         "run_id = :run",
         "gsi1pk = :runs",
         # created_at / gsi1sk only on first sight, so the run keeps its place in the list.
@@ -499,3 +534,56 @@ def partition_items(table_name: str, partition: str) -> list[dict[str, Any]]:
     return _query_all(
         _table(table_name), KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": partition}
     )
+
+
+# -- EMR on EKS runs --------------------------------------------------------------------------------------
+# Laid out as a serverless run (above), with compute=emr-eks and virtual_cluster_id where a serverless run has
+# application_id: ``pk=RUN#<run id>``: META (state RUNNING, SUCCESS, FAILED or CANCELLED from its job runs, as
+# for serverless; cost: the sum of its job runs' estimates, run_costs.eks_run_total), ``JOBRUN#<job run id>``
+# (virtual_cluster_id, job_run_id, step_name = the job run's name, state, started_at, ended_at, failure_reason =
+# DescribeJobRun failureReason, state_details, log_file = the driver's stderr, duration_seconds and, once ended,
+# cost_usd / cost_label / cost_detail) and ``EVENT#`` (the timeline). The run id and job come from the job run's
+# tags (DescribeJobRun); a job run without the run-id tag is not recorded (the EMR on EKS reactions ignore it).
+class EksJobRunChange(NamedTuple):
+    virtual_cluster_id: str
+    job_run_id: str
+    run_id: str
+    state: str
+    at: datetime
+    name: str | None = None
+    failure_reason: str | None = None  # DescribeJobRun failureReason
+    state_details: str | None = None  # DescribeJobRun stateDetails
+    log_file: str | None = None  # s3:// URI of the driver's stderr
+    duration_seconds: int | None = None  # finishedAt - createdAt, once ended
+    cost: Mapping[str, Any] | None = None  # run_costs.cost_fields of the ended job run
+
+
+def record_eks_job_run_change(table_name: str, change: EksJobRunChange) -> dict[str, Any] | None:
+    """Upsert the job run's JOBRUN item; returns it, or None when the ledger already holds a later state."""
+    from emr_autopilot import emr_eks  # only the EMR on EKS reactions need it
+
+    extra = _job_run_extra(change.state, change.at, emr_eks.JOB_RUN_ENDED, change.duration_seconds, change.cost)
+    fields = {
+        "virtual_cluster_id": change.virtual_cluster_id,
+        "job_run_id": change.job_run_id,
+        "step_name": change.name,
+        "failure_reason": change.failure_reason,
+        "state_details": change.state_details,
+        "log_file": change.log_file,
+    }
+    key = {"pk": f"RUN#{change.run_id}", "sk": f"JOBRUN#{change.job_run_id}"}
+    rank = emr_eks.job_run_rank(change.state)
+    return _forward_update(table_name, key, change.state, rank, change.at, fields, extra)
+
+
+def eks_run_state(job_run_states: list[str]) -> str:
+    from emr_autopilot import emr_eks
+
+    return serverless_run_state(job_run_states, emr_eks.JOB_RUN_ENDED)
+
+
+def _eks_cost(job_runs: list[dict[str, Any]]) -> dict[str, Any]:
+    from emr_autopilot import run_costs
+
+    total = run_costs.eks_run_total(job_runs)
+    return run_costs.cost_fields(total) if total else {}

@@ -8,10 +8,10 @@ data transfer.
 import json
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from emr_autopilot import emr
 
@@ -29,9 +29,26 @@ class PriceTable(NamedTuple):
         return f"estimate: {self.region} on-demand list prices as of {self.as_of}"
 
 
+Table = TypeVar("Table")
+
+
+def load_prices(path: Path, parse: Callable[[dict[str, Any]], Table]) -> Table:
+    """A dated price table shipped as data (data/*.json), parsed by `parse`: read once per process (a Lambda
+    container keeps it). The EC2, EMR Serverless and EMR on EKS tables (run_costs) load alike."""
+    table: Table = _load_prices(path, parse)
+    return table
+
+
 @cache
+def _load_prices(path: Path, parse: Callable[[dict[str, Any]], Any]) -> Any:
+    return parse(json.loads(path.read_text(encoding="utf-8")))
+
+
 def price_table(path: Path = PRICES_PATH) -> PriceTable:
-    data = json.loads(path.read_text(encoding="utf-8"))
+    return load_prices(path, _price_table)
+
+
+def _price_table(data: dict[str, Any]) -> PriceTable:
     return PriceTable(
         region=data["region"],
         as_of=data["as_of"],

@@ -6,6 +6,9 @@
   per second with a 1-minute minimum ("Amazon EMR pricing": billed per second, one-minute minimum);
   Spot priced at on-demand (an upper bound). Without instance lifetimes, the cluster's
   NormalizedInstanceHours at the table's per-normalized-hour rate.
+- EMR on EKS: the vCPU and memory the job run's pods request (spark_requests, from its spark properties) for
+  its createdAt to finishedAt, per second with a 1-minute minimum, at data/emr_eks_prices.json. The EMR uplift
+  only: the EKS nodes' own bill (EC2 or Fargate) is separate, and every label says so.
 
 The ledger keeps a finished run's cost on its META item (and a job run's on its JOBRUN item) as three
 fields, the contract the CLI, the runs page, the notices and the demo read: ``cost_usd`` (a number; absent
@@ -13,15 +16,14 @@ when unknown), ``cost_label`` ("estimate: ... as of <date>") and ``cost_detail``
 cost_fields writes them, cost_line reads them back.
 """
 
-import json
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from emr_autopilot.pricing import PriceTable, price_table
+from emr_autopilot.pricing import PriceTable, load_prices, price_table
 
 SERVERLESS_PRICES_PATH = Path(__file__).parent / "data" / "emr_serverless_prices.json"
 MINIMUM_SECONDS = 60
@@ -52,9 +54,11 @@ class ServerlessPrices(NamedTuple):
         return f"estimate: EMR Serverless {self.region} list prices as of {self.as_of}"
 
 
-@cache
 def serverless_prices(path: Path = SERVERLESS_PRICES_PATH) -> ServerlessPrices:
-    data = json.loads(path.read_text(encoding="utf-8"))
+    return load_prices(path, _serverless_prices)
+
+
+def _serverless_prices(data: dict[str, Any]) -> ServerlessPrices:
     rates = {arch: {key: float(value) for key, value in item.items()} for arch, item in data["architectures"].items()}
     return ServerlessPrices(region=data["region"], as_of=data["as_of"], rates=rates)
 
@@ -185,4 +189,79 @@ def serverless_run_total(job_runs: Iterable[Mapping[str, Any]], ended: Iterable[
     )
     if missing:
         detail += f"; a lower bound: {without}"
+    return RunCost(round(usd, 4), label, detail)
+
+
+# -- an EMR on EKS job run: the vCPU and memory its pods request, for its duration ------------------------
+# "Amazon EMR pricing", EMR on EKS: priced on the vCPU and memory the pods request, per second with a
+# 1-minute minimum; the EKS nodes (EC2 or Fargate) are billed on top. So the estimate is the EMR uplift only.
+EKS_PRICES_PATH = Path(__file__).parent / "data" / "emr_eks_prices.json"
+EKS_NODES_SEPARATE = "the EKS nodes (EC2 or Fargate) are billed separately, not included"
+
+
+class EksPrices(NamedTuple):
+    region: str
+    as_of: str
+    vcpu_hour: float
+    memory_gb_hour: float
+
+    @property
+    def label(self) -> str:
+        return f"estimate: EMR on EKS {self.region} list prices as of {self.as_of}; {EKS_NODES_SEPARATE}"
+
+
+def eks_prices(path: Path = EKS_PRICES_PATH) -> EksPrices:
+    return load_prices(path, _eks_prices)
+
+
+def _eks_prices(data: dict[str, Any]) -> EksPrices:
+    return EksPrices(data["region"], data["as_of"], float(data["vcpu_hour"]), float(data["memory_gb_hour"]))
+
+
+def eks_cost(
+    vcpu: float, memory_gb: float, seconds: float, prices: EksPrices | None = None, notes: Iterable[str] = ()
+) -> RunCost:
+    """Requested vCPU and GB for `seconds`, per second with the 1-minute minimum."""
+    prices = prices or eks_prices()
+    billed = max(MINIMUM_SECONDS, math.ceil(seconds))
+    usd = (vcpu * prices.vcpu_hour + memory_gb * prices.memory_gb_hour) * billed / 3600
+    detail = "; ".join(
+        [f"{vcpu:g} vCPU and {memory_gb:.2f} GB requested for {billed} s (the pods for the whole job run)", *notes]
+    )
+    return RunCost(round(usd, 4), prices.label, detail)
+
+
+def eks_run_cost(job_run: Mapping[str, Any], prices: EksPrices | None = None) -> RunCost:
+    """An ended job run's estimate from DescribeJobRun: its pods' requests (spark_requests) from createdAt to
+    finishedAt. Every pod is priced for the whole job run, though executors start later: an upper bound."""
+    from emr_autopilot import spark_requests
+
+    prices = prices or eks_prices()
+    created, finished = job_run.get("createdAt"), job_run.get("finishedAt")
+    if not isinstance(created, datetime) or not isinstance(finished, datetime):
+        return RunCost(None, prices.label, "no createdAt/finishedAt (the job run has not ended)")
+    try:
+        requests = spark_requests.pod_requests(job_run)
+    except ValueError as exc:
+        return RunCost(None, prices.label, f"the job run's spark properties cannot be read ({exc})")
+    seconds = (finished - created).total_seconds()
+    executors = f"driver and {requests.executors} executor(s)"
+    return eks_cost(requests.vcpu, requests.memory_gb, seconds, prices, (executors, *requests.notes))
+
+
+def eks_run_total(job_runs: Iterable[Mapping[str, Any]]) -> RunCost | None:
+    """An EMR on EKS run's cost from its JOBRUN items: the sum of the costs recorded as each job run ended.
+    None while none has a cost; a job run whose cost is unknown is named (the sum is then a lower bound)."""
+    costed = [item for item in job_runs if item.get("cost_label")]
+    if not costed:
+        return None
+    priced = [item for item in costed if item.get("cost_usd") is not None]
+    label = str(costed[0]["cost_label"])
+    missing = len(costed) - len(priced)
+    if not priced:
+        return RunCost(None, label, f"{missing} job run(s) with an unknown cost")
+    usd = sum(float(item["cost_usd"]) for item in priced)
+    detail = f"{len(priced)} job run(s), requested vCPU and memory x duration"
+    if missing:
+        detail += f"; a lower bound: {missing} job run(s) with an unknown cost"
     return RunCost(round(usd, 4), label, detail)

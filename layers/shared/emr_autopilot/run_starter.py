@@ -34,6 +34,8 @@ class RunStarterSettings(EnvSettings):
     # Serverless runs (compute: emr-serverless); unset on a stack without them.
     serverless_state_machine_arn: str | None = None
     serverless_execution_role_arn: str | None = None
+    # EMR on EKS runs (compute: emr-eks); unset on a stack without them.
+    eks_state_machine_arn: str | None = None
 
     def stack(self) -> StackContext:
         shared = set(StackContext.model_fields) - {"region"}
@@ -233,7 +235,8 @@ def start_run(
     application_id: str | None = None,
 ) -> StartOutcome:
     """Start one execution; a repeat of the same trigger is reported as a duplicate and starts nothing.
-    A serverless job runs on the serverless state machine, on `application_id` (JobCatalog.application_id)."""
+    A serverless job runs on the serverless state machine, on `application_id` (JobCatalog.application_id); an
+    emr-eks job on the EMR on EKS state machine."""
     name = name or execution_name(job, trigger)
     if job.compute == "emr-serverless":
         from emr_autopilot.serverless_runs import build_serverless_run_input, serverless_state_machine
@@ -242,6 +245,11 @@ def start_run(
         if not application_id:
             raise ValueError(f"job {job.name!r} runs on EMR Serverless: start_run needs its application id")
         run_input = build_serverless_run_input(job, trigger, stack, name, application_id)
+    elif job.compute == "emr-eks":
+        from emr_autopilot.eks_runs import build_eks_run_input, eks_state_machine
+
+        machine = eks_state_machine(job, stack)
+        run_input = build_eks_run_input(job, trigger, stack, name)
     else:
         machine = stack.state_machine_arn
         run_input = build_run_input(job, trigger, stack, name)

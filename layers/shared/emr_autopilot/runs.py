@@ -40,6 +40,8 @@ class StackContext(BaseModel):
     # EMR Serverless (compute: emr-serverless); None on a stack deployed before serverless runs existed.
     serverless_state_machine_arn: str | None = None
     serverless_execution_role_arn: str | None = None
+    # EMR on EKS (compute: emr-eks); None on a stack deployed before EKS runs existed.
+    eks_state_machine_arn: str | None = None
 
     @classmethod
     def from_stack_outputs(cls, outputs: Mapping[str, str], region: str) -> Self:
@@ -56,6 +58,7 @@ class StackContext(BaseModel):
             emr_instance_profile=outputs["EmrInstanceRoleName"],
             serverless_state_machine_arn=outputs.get("ServerlessPipelineStateMachineArn"),
             serverless_execution_role_arn=outputs.get("ServerlessExecutionRoleArn"),
+            eks_state_machine_arn=outputs.get("EksPipelineStateMachineArn"),
         )
 
     @property
@@ -192,14 +195,28 @@ def build_run_input(job: JobDefinition, trigger: Trigger, context: StackContext,
         "cluster_request": _run_job_flow_request(job, name, tags, context, render),
         "steps": [
             {
-                "Step": simulated_step(_step_config(step, context, render))
+                "Step": simulated_step(_step_config(step, context, render, job))
                 if step.simulate
-                else _step_config(step, context, render),
+                else _step_config(step, context, render, job),
                 "TimeoutSeconds": int(step.timeout.total_seconds()) if step.timeout else run_timeout,
+                "StepCompletion": spec.step_completion,  # RunSteps' StepCompletionMode
+                **_heartbeat(spec.step_completion, int(step.timeout.total_seconds()) if step.timeout else run_timeout),
             }
             for step in job.steps
         ],
     }
+
+
+# step_completion: events: how long WaitForStepEnd waits for the step's event before it looks at the step itself
+# (the most a lost event costs). Below the step's TimeoutSeconds, which it must be under (state-task,
+# HeartbeatSeconds); 240 s keeps a 7-day run's heartbeats under the 25,000-event execution history quota.
+STEP_HEARTBEAT_SECONDS = 240
+
+
+def _heartbeat(step_completion: str, timeout_seconds: int) -> dict[str, int]:
+    if step_completion != "events":
+        return {}
+    return {"HeartbeatSeconds": max(1, min(STEP_HEARTBEAT_SECONDS, timeout_seconds - 1))}
 
 
 def _outcome_detail(simulated: list[str], step_count: int) -> str:
@@ -325,11 +342,17 @@ def script_runner_jar(region: str) -> str:
     return f"s3://{region}.elasticmapreduce/libs/script-runner/script-runner.jar"
 
 
-def _step_config(step: Step, context: StackContext, render: _Renderer) -> dict[str, Any]:
+def _step_config(step: Step, context: StackContext, render: _Renderer, job: JobDefinition) -> dict[str, Any]:
     if step.type == "spark-submit":
         assert step.script
         jar = "command-runner.jar"
-        args = ["spark-submit", *render.all(step.spark_args), s3_location(step.script, context), *render.all(step.args)]
+        options, application = render.all(step.spark_args), s3_location(step.script, context)
+        if job.package is not None:  # the project's zip and environment, as `jobs deploy` recorded them
+            from emr_autopilot.job_packages import ec2_spark_options, entry_point
+
+            options = [*ec2_spark_options(job, step.spark_args), *options]
+            application = entry_point(job, step.script)
+        args = ["spark-submit", *options, application, *render.all(step.args)]
     elif step.type == "script":
         assert step.script
         jar = script_runner_jar(context.region)

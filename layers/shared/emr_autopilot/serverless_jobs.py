@@ -271,17 +271,23 @@ def _check_serverless_step(index: int, step: "_Step") -> None:
             f"(there is no node to run a {'script' if step.type == 'script' else 'command'} on). "
             f"Allowed: {', '.join(_SERVERLESS_STEP_TYPES)}, or compute: emr-ec2; e.g. type: spark-submit",
         )
+    check_job_run_step(where, step, "emr-serverless", "EMR Serverless")
+
+
+def check_job_run_step(where: str, step: "_Step", compute: str, service: str) -> None:
+    """What the job run targets (EMR Serverless, EMR on EKS) refuse alike in a step: EMR cluster step settings, and
+    a spark_args word sparkSubmitParameters would split."""
     if "action_on_failure" in step.model_fields_set:
         raise _FieldError(
             f"{where}.action_on_failure",
-            "read action_on_failure on an emr-serverless job: it is an EMR cluster step setting; a failed job run "
+            f"read action_on_failure on an {compute} job: it is an EMR cluster step setting; a failed job run "
             "fails the run. Allowed: no action_on_failure",
         )
     if step.simulate:
         raise _FieldError(
             f"{where}.simulate",
-            "read true on an emr-serverless job: simulate puts an echo step on a cluster in place of the step, "
-            "and EMR Serverless has no such step. Allowed: false (or no simulate)",
+            f"read true on an {compute} job: simulate puts an echo step on a cluster in place of the step, "
+            f"and {service} has no such step. Allowed: false (or no simulate)",
         )
     spaced = next((arg for arg in step.spark_args if not arg.strip() or re.search(r"\s", arg)), None)
     if spaced is not None:
@@ -289,7 +295,7 @@ def _check_serverless_step(index: int, step: "_Step") -> None:
         # quoting), so a word with a space in it would split.
         raise _FieldError(
             f"{where}.spark_args",
-            f"read {spaced!r}: on EMR Serverless spark_args become one string (sparkSubmitParameters), so a word "
+            f"read {spaced!r}: on {service} spark_args become one string (sparkSubmitParameters), so a word "
             "cannot hold a space. Allowed: one word per item; e.g. spark_args: [--conf, spark.executor.cores=4]",
         )
 

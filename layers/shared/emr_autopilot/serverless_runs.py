@@ -10,7 +10,7 @@ checked against that model (emr_autopilot.emr_requests) and sent with boto3.
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from emr_autopilot.errors import AutopilotError
 from emr_autopilot.jobs import JobDefinition, Step
@@ -25,6 +25,7 @@ from emr_autopilot.runs import (
 )
 from emr_autopilot.serverless_jobs import (
     ManagedApplication,
+    ServerlessLogs,
     ServerlessSpec,
     WorkerConfiguration,
     execution_timeout_minutes,
@@ -45,15 +46,44 @@ class ServerlessNotDeployed(AutopilotError):
     """The stack has no serverless state machine (or no default execution role) for a serverless job."""
 
 
+class JobRunTarget(NamedTuple):
+    """A compute target whose runs are job runs on their own state machine (EMR Serverless, EMR on EKS), as the
+    run starter's errors name it."""
+
+    service: str
+    compute: str
+    machine: str  # "the stack has no <machine> state machine"
+    output: str  # the stack output with the state machine's ARN
+    variable: str  # the run starter's environment variable for it
+    otherwise: str  # what else the job can do
+
+
+SERVERLESS_TARGET = JobRunTarget(
+    "EMR Serverless",
+    COMPUTE,
+    "serverless",
+    "ServerlessPipelineStateMachineArn",
+    "SERVERLESS_STATE_MACHINE_ARN",
+    "set compute: emr-ec2",
+)
+
+
+def target_state_machine(
+    job: JobDefinition, arn: str | None, target: JobRunTarget, not_deployed: type[AutopilotError]
+) -> str:
+    """The state machine that runs this job on `target`; `not_deployed` on a stack without one."""
+    if not arn:
+        raise not_deployed(
+            f"job {job.name!r} runs on {target.service} (compute: {target.compute}), but the stack has no "
+            f"{target.machine} state machine: stack output {target.output} is missing (the run starter's "
+            f"{target.variable} is unset). Deploy the current template (sam deploy), or {target.otherwise}"
+        )
+    return arn
+
+
 def serverless_state_machine(job: JobDefinition, context: StackContext) -> str:
     """The state machine that runs this serverless job; ServerlessNotDeployed on a stack without one."""
-    if not context.serverless_state_machine_arn:
-        raise ServerlessNotDeployed(
-            f"job {job.name!r} runs on EMR Serverless (compute: {COMPUTE}), but the stack has no serverless state "
-            "machine: stack output ServerlessPipelineStateMachineArn is missing (the run starter's "
-            "SERVERLESS_STATE_MACHINE_ARN is unset). Deploy the current template (sam deploy), or set compute: emr-ec2"
-        )
-    return context.serverless_state_machine_arn
+    return target_state_machine(job, context.serverless_state_machine_arn, SERVERLESS_TARGET, ServerlessNotDeployed)
 
 
 def execution_role(job: JobDefinition, context: StackContext) -> str:
@@ -77,10 +107,15 @@ def client_token(run_id: str, index: int) -> str:
 
 
 def logs_uri(job: JobDefinition, context: StackContext) -> str | None:
-    logs = _spec(job).logs
+    return job_logs_uri(_spec(job).logs, context, "serverless", job.name)
+
+
+def job_logs_uri(logs: ServerlessLogs, context: StackContext, folder: str, job_name: str) -> str | None:
+    """Where a job run target's job runs log: logs.s3_uri, else s3://<LogsBucket>/<folder>/<job>/; None with no S3
+    logs."""
     if not logs.s3:
         return None
-    return logs.s3_uri or f"s3://{context.logs_bucket}/serverless/{job.name}/"
+    return logs.s3_uri or f"s3://{context.logs_bucket}/{folder}/{job_name}/"
 
 
 def build_serverless_run_input(
@@ -103,7 +138,7 @@ def build_serverless_run_input(
             "ExecutionRoleArn": role,
             "Name": f"{name}.{index} {step.name}"[:256],
             "ClientToken": client_token(name, index),
-            "JobDriver": _job_driver(step, context, render),
+            "JobDriver": _job_driver(step, context, render, job),
             "ConfigurationOverrides": {"MonitoringConfiguration": monitoring},
             "ExecutionTimeoutMinutes": execution_timeout_minutes(step.timeout or job.run_timeout),
             "Tags": tags,
@@ -126,7 +161,7 @@ def _spec(job: JobDefinition) -> ServerlessSpec:
     return job.serverless
 
 
-def _job_driver(step: Step, context: StackContext, render: _Renderer) -> dict[str, Any]:
+def _job_driver(step: Step, context: StackContext, render: _Renderer, job: JobDefinition) -> dict[str, Any]:
     if step.type == "hive":
         assert step.query
         hive: dict[str, Any] = {"Query": s3_location(step.query, context)}
@@ -135,14 +170,27 @@ def _job_driver(step: Step, context: StackContext, render: _Renderer) -> dict[st
         if step.parameters:
             hive["Parameters"] = " ".join(render.all(step.parameters))
         return {"Hive": hive}
+    return {"SparkSubmit": spark_submit_driver(step, context, render, job)}
+
+
+def spark_submit_driver(step: Step, context: StackContext, render: _Renderer, job: JobDefinition) -> dict[str, Any]:
+    """A spark-submit step as EMR Serverless's SparkSubmit and EMR on EKS's SparkSubmitJobDriver both take it."""
     assert step.script
     spark: dict[str, Any] = {
         "EntryPoint": s3_location(step.script, context),
         "EntryPointArguments": render.all(step.args),
     }
-    if step.spark_args:
-        spark["SparkSubmitParameters"] = " ".join(render.all(step.spark_args))
-    return {"SparkSubmit": spark}
+    parameters = render.all(step.spark_args)
+    if job.package is not None:  # the project's zip and environment, as `jobs deploy` recorded them
+        from emr_autopilot import job_packages
+
+        eks = job.compute == "emr-eks"
+        options = job_packages.eks_spark_options(job) if eks else job_packages.serverless_spark_options(job)
+        spark["EntryPoint"] = job_packages.entry_point(job, step.script)
+        parameters = [*options, *parameters]
+    if parameters:
+        spark["SparkSubmitParameters"] = " ".join(parameters)
+    return spark
 
 
 def _monitoring(job: JobDefinition, context: StackContext) -> dict[str, Any]:

@@ -9,6 +9,8 @@ these make it answer as AWS does (each module names its source).
 - emr_backend: moto's EMR backend drives the EMR simulator; emr_auto_termination: the policy calls moto lacks;
 - emr_serverless_backend: moto's emr-serverless backend drives the EMR Serverless simulator, requests checked
   against botocore's model; sfn_emr_serverless_integration: the optimized emr-serverless integration;
+- emr_containers_backend: moto's emr-containers backend drives the EMR on EKS simulator, requests checked against
+  botocore's model; sfn_emr_containers_integration: the optimized emr-containers integration;
 - s3: GetBucketNotificationConfiguration shows EventBridgeConfiguration.
 """
 
@@ -19,14 +21,18 @@ def install_all() -> None:
     """Idempotent; before the moto server starts (the request middleware wraps servers started afterwards)."""
     from emr_autopilot_devkit.local.moto_patches import (
         emr_backend,
+        emr_containers_backend,
         emr_serverless_backend,
         s3,
         sfn,
+        sfn_emr_containers_integration,
         sfn_emr_serverless_integration,
     )
 
     sfn.install()
     sfn_emr_serverless_integration.install()  # after sfn: it wraps sfn's task factory
+    sfn_emr_containers_integration.install()  # likewise
     emr_backend.install()
     emr_serverless_backend.install()
+    emr_containers_backend.install()
     s3.install()

@@ -142,6 +142,7 @@ def check_state(state: Any, pointer: str, machine_jsonata: bool) -> list[Diagnos
         diagnostics += check_jsonata_expressions(state, pointer)
     diagnostics += check_emr_integration(state, pointer, jsonata)
     diagnostics += check_emr_serverless_integration(state, pointer, jsonata)
+    diagnostics += check_emr_containers_integration(state, pointer, jsonata)
     for processor, processor_pointer, allowed in _nested(state, pointer):
         diagnostics += check_processor_fields(processor, processor_pointer, allowed)
     return diagnostics
@@ -637,24 +638,44 @@ def _keep_alive_value(payload: Any, location: str, jsonata: bool) -> list[Diagno
     return []
 
 
-# -- the optimized EMR Serverless integration's parameters -------------------------------------------------
-# The same deploy-time schema check as for EMR (above): connect-emr-serverless's Parameters are the API's request
-# members in PascalCase, so an unknown field at any depth (outside map values such as Tags or Spark properties) and
-# a missing required member are refused. clientToken is not required: it is an idempotency token the integration
-# fills in (inferred). The wording is the EMR check's (inferred).
-_EMR_SERVERLESS_RESOURCE = re.compile(r"^arn:[\w-]+:states:::emr-serverless:(?P<api>\w+)(?:\.sync)?$")
+# -- the optimized EMR Serverless and EMR on EKS integrations' parameters ----------------------------------
+# The same deploy-time schema check as for EMR (above): connect-emr-serverless's and connect-emr-eks's Parameters
+# are the API's request members in PascalCase, so an unknown field at any depth (outside map values such as Tags or
+# Spark properties) and a missing required member are refused. clientToken is not required: it is an idempotency
+# token the integration fills in (inferred). The wording is the EMR check's (inferred).
+_EMR_SERVERLESS_RESOURCE = re.compile(r"^arn:[\w-]+:states:::emr-serverless:(?P<api>\w+)(?:\.(?P<form>sync))?$")
+_EMR_CONTAINERS_RESOURCE = re.compile(r"^arn:[\w-]+:states:::emr-containers:(?P<api>\w+)(?:\.(?P<form>sync))?$")
 
 
 def check_emr_serverless_integration(state: Mapping[str, Any], pointer: str, jsonata: bool) -> list[Diagnostic]:
-    from emr_autopilot.emr_requests import service_model
-    from emr_autopilot_devkit.local.moto_patches.sfn_emr_serverless_integration import OPERATIONS, SERVICE
+    from emr_autopilot_devkit.local.moto_patches import sfn_emr_serverless_integration as integration
 
-    match = _EMR_SERVERLESS_RESOURCE.match(str(state.get("Resource", ""))) if state.get("Type") == "Task" else None
-    if match is None or match["api"] not in OPERATIONS:
-        return []  # not EMR Serverless, or a form the resource check refuses
+    return _check_pascal_integration(state, pointer, jsonata, _EMR_SERVERLESS_RESOURCE, integration)
+
+
+def check_emr_containers_integration(state: Mapping[str, Any], pointer: str, jsonata: bool) -> list[Diagnostic]:
+    from emr_autopilot_devkit.local.moto_patches import sfn_emr_containers_integration as integration
+
+    return _check_pascal_integration(state, pointer, jsonata, _EMR_CONTAINERS_RESOURCE, integration)
+
+
+def _check_pascal_integration(
+    state: Mapping[str, Any],
+    pointer: str,
+    jsonata: bool,
+    resource: re.Pattern[str],
+    integration: Any,
+) -> list[Diagnostic]:
+    """`integration`: the module serving the service's tasks (its SERVICE, OPERATIONS and RESOURCES)."""
+    from emr_autopilot.emr_requests import service_model
+
+    name, operations = integration.SERVICE, integration.OPERATIONS
+    match = resource.match(str(state.get("Resource", ""))) if state.get("Type") == "Task" else None
+    if match is None or match["form"] not in integration.RESOURCES.get(match["api"], ()):
+        return []  # not this service, or a form the resource check refuses
     field = "Arguments" if jsonata else "Parameters"
     payload = state.get(field, {})
-    shape = service_model(SERVICE).operation_model(OPERATIONS[match["api"]]).input_shape
+    shape = service_model(name).operation_model(operations[match["api"]]).input_shape
     if jsonata and is_expression(payload):
         return []  # one expression: its members are only known at run time, where the model check is made
     location = f"{pointer}/{field}"

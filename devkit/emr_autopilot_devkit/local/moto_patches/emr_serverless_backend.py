@@ -4,7 +4,8 @@ client tokens are idempotent, and unknown or refused requests get EMR Serverless
 
 - Requests: EMR Serverless is a REST-JSON service (no X-Amz-Target), which request_validation's middleware does
   not check; each operation here validates its input (URI members and body) against botocore's model with the
-  same checks and AWS wording (request_validation.validate_params) before moto sees it.
+  same checks and AWS wording (request_validation.validate_params) before moto sees it (rest_json, shared with
+  emr_containers_backend).
 - clientToken is an idempotencyToken in the model (StartJobRun, CreateApplication): "The client idempotency token
   of the job run to start. Its value must be unique for each request" (API_StartJobRun). A repeated token returns
   the first call's job run or application, not a second one (moto 5.2.5 starts a second); the same token with
@@ -15,52 +16,16 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from botocore import xform_name
-from moto.core.exceptions import JsonRESTError
 from moto.emrserverless.exceptions import ResourceNotFoundException
 from moto.emrserverless.models import Application, EMRServerlessBackend, JobRun
 from moto.emrserverless.responses import EMRServerlessResponse
 
-from emr_autopilot.emr_requests import service_model
 from emr_autopilot_devkit.local import emr_serverless_simulator
-from emr_autopilot_devkit.local.moto_patches import request_validation
+from emr_autopilot_devkit.local.moto_patches.rest_json import injected_fault, install_validation, utc, utc_bounds
 
 _request = threading.local()  # the validated request, for what moto's backend is not given (mode, retryPolicy, ...)
-
-
-def _params(response: EMRServerlessResponse, shape: Any = None) -> dict[str, Any]:
-    """The operation's input as the client sent it: URI members, the body, and the query string as sent.
-    moto's parsed params fill unsent query members with defaults ("states": []) and turn timestamps into
-    datetimes; what AWS validates is the wire value, so query members are read from the query string."""
-    body: Any = getattr(response, "params", None) or {}
-    params = {**dict(body), **dict(getattr(response, "uri_match", None) or {})}
-    if shape is None:
-        return params
-    query = getattr(response, "querystring", None) or {}
-    for name, member in shape.members.items():
-        if member.serialization.get("location") != "querystring":
-            continue
-        params.pop(name, None)
-        sent = query.get(member.serialization.get("name", name))
-        if sent:
-            params[name] = _query_value(list(sent), member)
-    return params
-
-
-def _query_value(values: list[str], shape: Any) -> Any:
-    """A query-string value in the type its shape has (REST-JSON sends every value as text)."""
-    if shape.type_name == "list":
-        return values
-    value = values[0]
-    if shape.type_name in ("integer", "long") and value.lstrip("-").isdigit():
-        return int(value)
-    if shape.type_name == "boolean" and value in ("true", "false"):
-        return value == "true"
-    return value  # timestamps stay ISO 8601 text, as sent
 
 
 @functools.cache  # installs once per process
@@ -70,64 +35,15 @@ def install() -> None:
 
 
 def _install_validation() -> None:
-    model = service_model("emr-serverless")
-    for operation_name in model.operation_names:
-        method = xform_name(operation_name)
-        original = getattr(EMRServerlessResponse, method, None)
-        if original is None:
-            continue  # not implemented by moto: it answers 404 itself
-        operation = model.operation_model(operation_name)
-
-        def validated(
-            self: EMRServerlessResponse, __original: Callable[..., Any] = original, __operation: Any = operation
-        ) -> Any:
-            params = _params(self, __operation.input_shape)
-            error = request_validation.validate_params(__operation.input_shape, params)
-            if error is not None:
-                raise JsonRESTError(error.code, error.message)
-            _request.params = params
-            try:
-                return __original(self)
-            finally:
-                _request.params = None
-
-        setattr(EMRServerlessResponse, method, validated)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    install_validation(EMRServerlessResponse, "emr-serverless", _request)
 
 
 def _simulator() -> emr_serverless_simulator.EmrServerlessSimulator | None:
     return emr_serverless_simulator.active()
 
 
-class _ThrottlingException(JsonRESTError):
-    # AWS's common throttling error (CommonErrors: ThrottlingException, HTTP 400); not in the emr-serverless model.
-    code = 400
-
-    def __init__(self) -> None:
-        super().__init__("ThrottlingException", "Rate exceeded")
-
-
-class _InternalServerException(JsonRESTError):
-    # The model's InternalServerException (httpStatusCode 500).
-    code = 500
-
-    def __init__(self, api: str) -> None:
-        super().__init__("InternalServerException", f"Internal error (injected into {api})")
-
-
 def _injected_fault(api: str) -> None:
-    """Raise the fault a test armed for this call (simulator.faults), before the backend does anything."""
-    simulator = _simulator()
-    kind = simulator.faults.take(api) if simulator is not None else None
-    if kind == "throttle":
-        raise _ThrottlingException()
-    if kind == "internal":
-        raise _InternalServerException(api)
-    if kind == "errors":
-        raise JsonRESTError("ValidationException", f"Injected fault: {api} refused")
+    injected_fault(_simulator(), api)
 
 
 def _with_architecture(app: Application) -> Application:
@@ -223,14 +139,10 @@ def _install_backend() -> None:
         self.get_application(application_id)
         if application_id not in self.job_runs:
             return []
-        # moto parses createdAtAfter/Before without a zone (the wire value is UTC) and compares them with the
-        # simulator's UTC times: both in UTC, or Python refuses the comparison.
-        for bound in ("created_at_after", "created_at_before"):
-            if isinstance(kwargs.get(bound), datetime):
-                kwargs[bound] = _utc(kwargs[bound])
+        utc_bounds(kwargs, ("created_at_after", "created_at_before"))
         runs = self.job_runs[application_id]
         for run in runs:
-            run.created_at = _utc(run.created_at)
+            run.created_at = utc(run.created_at)
         return original_list_runs(self, application_id, *args, **kwargs)
 
     backend.create_application = create_application  # type: ignore[method-assign,assignment]

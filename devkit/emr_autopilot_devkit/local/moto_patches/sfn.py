@@ -79,6 +79,9 @@ def install() -> None:
     from emr_autopilot_devkit.local.moto_patches.sfn_lambda_integration import StateTaskServiceLocalLambda
 
     asl_validation.install()  # CreateStateMachine/UpdateStateMachine refuse what AWS refuses
+    from emr_autopilot_devkit.local.moto_patches import sfn_callback
+
+    sfn_callback.install()  # task tokens: HeartbeatSeconds on the fast clock, closed tokens, SendTaskFailure's cause
     sfn_error_semantics.install()  # States.ALL skips States.Runtime; JSONata failures are QueryEvaluationError
 
     original_factory = state_task_factory.state_task_service_for

@@ -18,7 +18,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
@@ -135,6 +135,8 @@ def _plain(value: Any) -> Any:
 
 class StateTaskServiceEmr(StateTaskServiceCallback):
     SERVICE_LABEL = "EMR"  # how a local-runtime fault names the service
+    # API -> its integration patterns (None: Request Response); each service's subclass names its own.
+    RESOURCES: ClassVar[Mapping[str, frozenset[str | None]]] = RESOURCES
 
     def __init__(self) -> None:
         super().__init__(supported_integration_patterns={ResourceCondition.Sync})  # type: ignore[arg-type]
@@ -143,7 +145,7 @@ class StateTaskServiceEmr(StateTaskServiceCallback):
     def _validate_service_integration_is_supported(self) -> None:
         # Called while the definition is parsed, so CreateStateMachine answers InvalidDefinition.
         # The message is the one moto (after AWS) gives for an unknown resource.
-        forms = RESOURCES.get(self.resource.api_action)
+        forms = self.RESOURCES.get(self.resource.api_action)
         if forms is None or self.resource.condition not in forms:
             raise ValueError(
                 f"The resource provided {self.resource.resource_arn} not recognized. "
@@ -156,13 +158,17 @@ class StateTaskServiceEmr(StateTaskServiceCallback):
         return set(integration_fields(api)) if api in RESOURCES else None
 
     # -- parameters --------------------------------------------------------------------------
-    def _eval_parameters(self, env: Any) -> Any:
-        # moto silently drops top-level fields outside _get_supported_parameters; EMR would refuse them,
+    def _all_parameters(self, env: Any) -> Any:
+        # moto silently drops top-level fields outside _get_supported_parameters; the service would refuse them,
         # so everything is kept and checked.
         parameters: Any = {}
         if self.parargs is not None:
             self.parargs.eval(env=env)
             parameters = env.stack.pop()
+        return parameters
+
+    def _eval_parameters(self, env: Any) -> Any:
+        parameters = self._all_parameters(env)
         # The integration's own rules (e.g. createCluster's KeepJobFlowAliveWhenNoSteps, Steps) are Step
         # Functions' check, made before EMR is called: States.Runtime (the lead's decided contract; inferred).
         broken = check_integration_rules(self.resource.api_action, parameters)

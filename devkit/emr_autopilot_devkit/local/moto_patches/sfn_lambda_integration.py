@@ -30,6 +30,7 @@ from botocore.model import ServiceModel
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils import (
     LambdaFunctionErrorException,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
     StateTaskServiceLambda,
 )
@@ -105,7 +106,9 @@ def invoke_in_process(function_name: str, payload: bytes | None) -> Any:
 
 class StateTaskServiceLocalLambda(StateTaskServiceLambda):
     def _evaluate_with_timeout(self, env: Any) -> None:
-        if _host is None:
+        if _host is None or self.resource.condition == ResourceCondition.WaitForTaskToken:
+            # .waitForTaskToken: only the invocation runs in real time (_eval_service_task); the wait for the
+            # token, its HeartbeatSeconds and TimeoutSeconds are on the fast clock (sfn_callback).
             super()._evaluate_with_timeout(env)
             return
         # TimeoutSeconds counts wall time from the task's start, as in Lambda. On the fast clock 90 s is 0.15 s,
@@ -122,7 +125,11 @@ class StateTaskServiceLocalLambda(StateTaskServiceLambda):
         operation = _lambda_model().operation_model("Invoke")
         parameters = drop_nulls(normalised_parameters, operation.input_shape)
         check_call(operation, parameters, in_process=True)
-        payload = invoke_in_process(parameters["FunctionName"], parameters.get("Payload"))
+        if self.resource.condition == ResourceCondition.WaitForTaskToken:
+            with active_clock().real_time():
+                payload = invoke_in_process(parameters["FunctionName"], parameters.get("Payload"))
+        else:
+            payload = invoke_in_process(parameters["FunctionName"], parameters.get("Payload"))
         env.stack.append({"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": payload})
 
     @staticmethod

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from emr_autopilot import emr, ledger, pricing, run_costs
+from emr_autopilot import emr, ledger, pricing, run_cost_estimate, run_costs, step_completion
 from emr_autopilot.emr_event_reactions import notices
 from emr_autopilot.emr_event_reactions.follow_up_schedule import FollowUp
 from emr_autopilot.emr_event_reactions.reaction import ClusterContext, Reaction, send
@@ -118,6 +118,8 @@ def _on_cluster(
         ),
     )
     reaction.stale = item is None
+    if detail.state in emr.TERMINATED and item is not None:
+        _record_unannounced_step_ends(settings, detail.clusterId)
     if detail.state in emr.TERMINATED and item and item.get("created_at"):
         lifetime = (at - _parse_time(item["created_at"])).total_seconds()
         if lifetime > 0:  # 0 when the ledger first saw the cluster at its end: no start to measure from
@@ -136,34 +138,30 @@ def _on_cluster(
     send(settings.topic_arn, reaction, subject, body, "ERROR", detail.state)
 
 
-# Errors that retrying cannot fix: the cost is recorded as unknown, saying why, and the reaction goes on.
-COST_UNAVAILABLE = ("AccessDeniedException", "InvalidRequestException", "ValidationException")
+def _record_unannounced_step_ends(settings: ReactionSettings, cluster_id: str) -> None:
+    """A step still open in the ledger when its cluster ended: EMR emits no event for INTERRUPTED (the step events
+    table of emr-manage-cloudwatch-events lists PENDING, RUNNING, COMPLETED, CANCELLED, FAILED), e.g. the step of a
+    stopped `step_completion: events` run, whose cluster the execution janitor ended. DescribeStep says how it ended.
+    """
+    for item in ledger.cluster_items(settings.ledger_table, cluster_id):
+        if not str(item["sk"]).startswith("STEP#") or item.get("state") in step_completion.STEP_ENDS:
+            continue
+        try:
+            step = emr.describe_step(cluster_id, str(item["sk"]).removeprefix("STEP#"))
+        except emr.client().exceptions.InvalidRequestException:
+            continue  # EMR no longer knows it: nothing better to record
+        if step["Status"]["State"] in step_completion.STEP_ENDS:
+            step_completion.record_end(settings.ledger_table, cluster_id, step)
 
 
 def _cluster_cost(cluster_id: str, known: bool) -> run_costs.RunCost:
-    """The ended cluster's cost: ListInstances (every state; one call per page of instances, one for most
-    clusters) gives each instance's lifetime; only when an instance has no end time or a type the price
-    table lacks, a fresh DescribeCluster for NormalizedInstanceHours (the cached one predates the end).
+    """The ended cluster's cost, as the success notice's (run_cost_estimate.cluster_cost: ListInstances, and a
+    fresh DescribeCluster only when the lifetimes cannot price it; the cached one predates the end). An error
+    retrying cannot fix gives an unknown cost that says why; throttling or a fault is raised, for Lambda's retry.
     No call for a cluster DescribeCluster did not know (`known` False): EMR cannot list its instances either."""
-    from botocore.exceptions import ClientError
-
     if not known:
         return run_costs.RunCost(None, pricing.price_table().label, "EMR does not know the cluster (DescribeCluster)")
-
-    operation = "ListInstances"
-    try:
-        lifetimes = run_costs.instance_lifetimes(emr.list_instances(cluster_id, states=()))
-        cost = run_costs.cluster_run_cost(lifetimes or [])
-        if cost.usd is None:
-            operation = "DescribeCluster"
-            hours = int(emr.describe_cluster(cluster_id).get("NormalizedInstanceHours") or 0)
-            cost = run_costs.cluster_run_cost(lifetimes or [], hours)
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code not in COST_UNAVAILABLE:
-            raise  # throttling or a fault: Lambda's retry runs the reaction again
-        return run_costs.RunCost(None, pricing.price_table().label, f"EMR did not say ({operation}: {code})")
-    return cost
+    return run_cost_estimate.cluster_cost(cluster_id)
 
 
 # -- a step's status change -----------------------------------------------------------------------
@@ -195,6 +193,7 @@ def _on_step(
     if detail.state in ("COMPLETED", "FAILED") and item and item.get("started_at"):
         duration = (at - _parse_time(item["started_at"])).total_seconds()
         reaction.metrics.append(("StepDurationSeconds", "Seconds", max(duration, 0.0)))
+    _complete_waiting_run(settings, reaction, detail)
     if detail.state != "FAILED":
         _notify_if_severe(settings, reaction, envelope, detail.severity, detail.state, context)
         return
@@ -210,6 +209,17 @@ def _on_step(
     known = notices.StepFailure(failure, unavailable, location, tail, follow_up=settings.follow_up is not None)
     subject, body = notices.step_failed(detail, context, settings.region, known)
     send(settings.topic_arn, reaction, subject, body, "ERROR", "FAILED")
+
+
+# Before the notice, like every write: a throttled SendTask* raises, and Lambda's retry runs the reaction again.
+_COMPLETION_METRICS = {"completed": "StepTokensCompleted", "closed": "StepTokensAlreadyClosed"}
+
+
+def _complete_waiting_run(settings: ReactionSettings, reaction: Reaction, detail: StepStatusChangeDetail) -> None:
+    """A `step_completion: events` run waits for this step's end: complete its task token (step_completion)."""
+    sent = step_completion.complete_from_event(settings.ledger_table, detail.clusterId, detail.stepId, detail.state)
+    if sent in _COMPLETION_METRICS:
+        reaction.metrics.append((_COMPLETION_METRICS[sent], "Count", 1))
 
 
 def _failure_details(detail: StepStatusChangeDetail) -> tuple[Mapping[str, Any], str | None]:

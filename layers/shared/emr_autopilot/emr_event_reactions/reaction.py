@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from emr_autopilot import notifications
 
-if TYPE_CHECKING:  # a type only: the EMR Serverless handler shares these settings without the follow-up module
+if TYPE_CHECKING:  # a type only: sending a notice needs nothing of the follow-up module
     from emr_autopilot.emr_event_reactions.follow_up_schedule import FollowUpScheduler
 
 ALWAYS_NOTIFY = {"STEP_FAILED", "CLUSTER_FAILED", "CAPACITY", "CONFIGURATION_ERROR", "AUTOSCALING_FAILED"}
@@ -27,7 +27,7 @@ class ReactionSettings(NamedTuple):
     ledger_table: str
     topic_arn: str
     min_severity: str = "ERROR"
-    follow_up: "FollowUpScheduler | None" = None  # the EMR event handler's; none for EMR Serverless
+    follow_up: "FollowUpScheduler | None" = None  # schedules a late log's follow-up; None: no follow-up
 
 
 @dataclass

@@ -1,11 +1,12 @@
 """Reacting to one EMR Serverless event: the ledger, what it means (category, metrics), and whether to notify.
 
 A job run event costs one GetJobRun (the tags that name the run, the state now, stateDetails, the attempt and
-the totals: the events carry none of them), and a failed job run one GET of its driver's stderr.gz. A job run that
-ended with billedResourceUtilization adds one GetApplication per application per container (its architecture,
-for the cost estimate), before the ledger write. Every ledger
-write comes before the notification: if a write fails, Lambda's retry runs the whole reaction again, and a
-notification already sent would go out twice.
+the totals: the events carry none of them), and a failed job run one GET of its driver's stderr.gz (a PySpark
+driver's stdout.gz first). When that log is not in S3 yet, one CreateSchedule for its follow-up
+(log_follow_up). A job run that ended with billedResourceUtilization adds one GetApplication per application per
+container (its architecture, for the cost estimate), before the ledger write. Every ledger write (and the
+follow-up's schedule) comes before the notification: if a write fails, Lambda's retry runs the whole reaction
+again, and a notification already sent would go out twice.
 """
 
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from emr_autopilot import aws, emr_serverless, ledger, run_costs
+from emr_autopilot.emr_event_reactions.follow_up_schedule import JobRunFollowUp
 from emr_autopilot.emr_event_reactions.reaction import ReactionSettings, send
 from emr_autopilot.emr_serverless_events import (
     ApplicationStateChangeDetail,
@@ -23,9 +25,10 @@ from emr_autopilot.emr_serverless_events import (
     ResourceUtilization,
 )
 from emr_autopilot.emr_serverless_reactions import notices
+from emr_autopilot.emr_serverless_reactions.log_follow_up import driver_log_uris, driver_tail
 from emr_autopilot.emr_serverless_reactions.reaction import JobRunContext, ServerlessReaction
 from emr_autopilot.step_logs import parse_s3_uri, read_tail
-from emr_autopilot.tags import TAG_EXECUTION_ARN, TAG_JOB, TAG_MANAGED, TAG_RUN_ID
+from emr_autopilot.tags import TAG_MANAGED, run_tags
 
 # What a CANCELLED job run's stateDetails says when nobody asked for the cancel: its executionTimeoutMinutes
 # ran out (job-states.html: "CancelJobRun ... or the job run has timed out"). The wording is not documented:
@@ -49,9 +52,7 @@ def job_run_context(application_id: str, job_run_id: str) -> JobRunContext:
         application_id=application_id,
         job_run_id=job_run_id,
         name=run.get("name") or "",
-        job=tags.get(TAG_JOB),
-        run_id=tags.get(TAG_RUN_ID),
-        execution_arn=tags.get(TAG_EXECUTION_ARN),
+        **run_tags(tags),
         managed=tags.get(TAG_MANAGED) == "true",
         state=run.get("state"),
         state_details=run.get("stateDetails") or "",
@@ -209,29 +210,35 @@ def _on_state_change(
     if _notify_end(detail.state, context):
         reaction.category = "JOB_RUN_FAILED" if detail.state == "FAILED" else "JOB_RUN_TIMED_OUT"
         reaction.metrics.append(("JobRunFailed", "Count", 1))
-        log_uri, tail = _driver_tail(context)
-        context = context._replace(log_uri=log_uri)
         name = detail.jobRunName or context.name or detail.jobRunId
-        cost_line = cost.line() if cost else None
-        subject, body = notices.job_run_ended_badly(detail.state, name, context, tail, settings.region, cost_line)
-        send(settings.topic_arn, reaction, subject, body, "ERROR", detail.state)
+        _notify_bad_end(detail.state, name, context, settings, reaction, cost.line() if cost else None)
     # Set last: a late FAILED (after the janitor's CANCELLED) is still notified; stale is for the record.
     reaction.stale = item is None
 
 
-def _driver_tail(context: JobRunContext) -> tuple[str | None, str | None]:
-    """The driver log that says why, and its last lines. A PySpark driver's traceback is in stdout.gz: Spark's
-    PythonRunner copies the Python process's stdout and stderr to the driver's stdout (inferred from Spark's
-    source; stderr.gz then holds the JVM's log4j lines). Otherwise, and when stdout.gz is empty, stderr.gz."""
-    entry = str(((context.job_run or {}).get("jobDriver") or {}).get("sparkSubmit", {}).get("entryPoint", ""))
-    if context.job_run and entry.endswith(".py"):
-        stdout_uri = emr_serverless.driver_log_uri(context.job_run, "stdout.gz")
-        location = parse_s3_uri(stdout_uri) if stdout_uri else None
-        tail = read_tail(location) if location else None
-        if tail:
-            return stdout_uri, tail
-    location = parse_s3_uri(context.log_uri) if context.log_uri else None
-    return context.log_uri, read_tail(location) if location else None
+def _notify_bad_end(
+    state: str,
+    name: str,
+    context: JobRunContext,
+    settings: ReactionSettings,
+    reaction: ServerlessReaction,
+    cost_line: str | None,
+) -> None:
+    """The failure notice with the driver log's last lines; when the log is not in S3 yet, a follow-up is scheduled
+    (before the notice, as every write) to send them later."""
+    uris = driver_log_uris(context)
+    log_uri, tail = driver_tail(uris)
+    scheduler = settings.follow_up
+    follow_up = tail is None and bool(uris) and scheduler is not None
+    if follow_up and scheduler is not None:
+        # False when a re-delivered event finds the first delivery's schedule: the follow-up is coming all the same.
+        reaction.follow_up_scheduled = scheduler.schedule(
+            JobRunFollowUp(context.application_id, context.job_run_id, name, uris, context.job, context.run_id, 1)
+        )
+    subject, body = notices.job_run_ended_badly(
+        state, name, context._replace(log_uri=log_uri), tail, settings.region, cost_line, follow_up
+    )
+    send(settings.topic_arn, reaction, subject, body, "ERROR", state)
 
 
 def _attempt_ended(state: str, context: JobRunContext) -> tuple[int, str | None]:

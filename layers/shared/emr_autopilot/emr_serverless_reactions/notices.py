@@ -1,6 +1,7 @@
 """The text of the notices an EMR Serverless event sends: plain functions, (subject, body lines)."""
 
 from emr_autopilot import notifications
+from emr_autopilot.emr_event_reactions.follow_up_schedule import JobRunFollowUp
 from emr_autopilot.emr_serverless_reactions.reaction import JobRunContext
 from emr_autopilot.notifications import Notice, indent
 from emr_autopilot.step_logs import parse_s3_uri
@@ -9,10 +10,17 @@ PREFIX = "[emr-autopilot]"
 
 
 def job_run_ended_badly(
-    state: str, name: str, context: JobRunContext, tail: str | None, region: str, cost_line: str | None = None
+    state: str,
+    name: str,
+    context: JobRunContext,
+    tail: str | None,
+    region: str,
+    cost_line: str | None = None,
+    follow_up: bool = False,
 ) -> Notice:
     """A job run that FAILED, or was CANCELLED without being asked (its timeout): why, where, its log, and
-    `cost_line` (run_costs.RunCost.line() of the job run's cost estimate) when it was estimated."""
+    `cost_line` (run_costs.RunCost.line() of the job run's cost estimate) when it was estimated. `follow_up`:
+    a follow-up will send the log's last lines when it is not in S3 yet."""
     if context.unavailable is None:
         reason = f"Reason: {context.state_details or 'EMR Serverless gave no reason (see the log below)'}"
     else:
@@ -25,7 +33,7 @@ def job_run_ended_badly(
         *([cost_line] if cost_line else []),
         *context_lines(context),
         "",
-        *_log_lines(context, tail, "the driver's log"),
+        *_log_lines(context, tail, "the driver's log", follow_up),
         *link_lines(context, region),
     ]
     return f"{PREFIX} Job run {state.lower()}: {short_name(name, context)} on {context.label}", body
@@ -45,6 +53,32 @@ def attempt_failed(
         *link_lines(context._replace(log_uri=log_uri), region),
     ]
     return f"{PREFIX} Job run retried: {short_name(name, context)} on {context.label}", body
+
+
+def driver_log_digest(follow_up: JobRunFollowUp, log_uri: str, tail: str) -> Notice:
+    """The follow-up found the driver's log that was not in S3 when the failure was notified."""
+    name, context = _follow_up_context(follow_up)
+    body = [
+        f"Driver log of job run '{name}' ({follow_up.job_run_id}) on EMR Serverless application "
+        f"{follow_up.application_id}, which failed.",
+        *_follow_up_lines(follow_up),
+        "",
+        f"Last lines of {log_uri}:",
+        indent(tail),
+    ]
+    return f"{PREFIX} Job run log: {short_name(name, context)} on {context.label}", body
+
+
+def driver_log_missing(follow_up: JobRunFollowUp, waited_minutes: int) -> Notice:
+    name, context = _follow_up_context(follow_up)
+    body = [
+        f"The driver log of job run '{name}' ({follow_up.job_run_id}) never appeared at "
+        f"{' or '.join(follow_up.log_uris)} (looked {follow_up.attempt} times over about {waited_minutes} minutes).",
+        *_follow_up_lines(follow_up),
+        "Possible causes: the job run failed before its driver started, its execution role may not write to the"
+        " logUri bucket, or this function may not read it (s3:GetObject).",
+    ]
+    return f"{PREFIX} Job run log missing: {short_name(name, context)} on {context.label}", body
 
 
 # -- pieces ---------------------------------------------------------------------------------------
@@ -79,14 +113,30 @@ def _attempt(context: JobRunContext) -> str:
     return f"{context.attempt} of {context.max_attempts}" if context.max_attempts else str(context.attempt)
 
 
-def _log_lines(context: JobRunContext, tail: str | None, what: str) -> list[str]:
+def _log_lines(context: JobRunContext, tail: str | None, what: str, follow_up: bool = False) -> list[str]:
     if tail is not None:
         return [f"Last lines of {context.log_uri}:", indent(tail)]
     if context.log_uri:
-        # No follow-up for job runs (the step-log follow-up reads EMR step ids only): say where to look.
-        return [f"{what.capitalize()} is not in S3 yet (EMR Serverless uploads it as the job runs): {context.log_uri}"]
+        return [
+            f"{what.capitalize()} is not in S3 yet (EMR Serverless uploads it as the job runs): {context.log_uri}"
+            + (". A follow-up with its last lines will be sent." if follow_up else "")
+        ]
     if context.unavailable is not None:
         return [f"{what.capitalize()} cannot be located: EMR Serverless does not know the job run (GetJobRun)."]
     return [
         "The job run logs to no S3 location (monitoringConfiguration.s3MonitoringConfiguration), so there is no log."
     ]
+
+
+def _follow_up_context(follow_up: JobRunFollowUp) -> tuple[str, JobRunContext]:
+    context = JobRunContext(follow_up.application_id, follow_up.job_run_id, job=follow_up.job, run_id=follow_up.run_id)
+    return follow_up.job_run_name or follow_up.job_run_id, context
+
+
+def _follow_up_lines(follow_up: JobRunFollowUp) -> list[str]:
+    lines = []
+    if follow_up.job:
+        lines.append(f"Job: {follow_up.job}")
+    if follow_up.run_id:
+        lines.append(f"Run: {follow_up.run_id}")
+    return lines

@@ -3,20 +3,15 @@
 from functools import cache
 
 from emr_autopilot.emr_event_reactions.reaction import ReactionSettings
-from emr_autopilot.env_settings import EnvSettings
+from emr_autopilot.emr_event_reactions.settings import FollowUpSettings, HandlerSettings
 
 
-class ServerlessEventSettings(EnvSettings):
-    aws_region: str = "us-east-1"
-    ledger_table_name: str
-    idempotency_table_name: str
-    notification_topic_arn: str
+class ServerlessEventSettings(HandlerSettings, FollowUpSettings):
+    """With the EMR event handler's follow-up settings: a failed job run whose driver log is late is looked at
+    again by the step-log follow-up function."""
 
     def reaction_settings(self) -> ReactionSettings:
-        # No follow-up scheduler: the step-log follow-up reads EMR step ids only (FollowUpRequest).
-        return ReactionSettings(
-            region=self.aws_region, ledger_table=self.ledger_table_name, topic_arn=self.notification_topic_arn
-        )
+        return super().reaction_settings()._replace(follow_up=self.follow_up_scheduler())
 
 
 @cache
