@@ -36,27 +36,13 @@ from emr_autopilot_devkit.packaging import (
     source_zip,
     target_for,
 )
+from tests.helpers.deploy_outputs import BUCKET, REGION, stack_outputs
 from tests.helpers.wheels import wheel
 
 REPO_JOBS = Path(__file__).resolve().parents[2] / "jobs"
 JOB = "red-violations-packaged"
 SOURCE = "red_violations_packaged"
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-BUCKET = "emr-autopilot-artifacts-test"
-OUTPUTS = {
-    "ArtifactsBucketName": BUCKET,
-    "ScheduleGroupName": "emr-autopilot-jobs",
-    "RunStarterFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:emr-autopilot-RunStarter",
-    "SchedulerRoleArn": f"arn:aws:iam::{ACCOUNT}:role/emr-autopilot-scheduler",
-    "StateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:emr-autopilot-TransientClusterPipeline",
-    "LandingBucketName": "emr-autopilot-landing-test",
-    "CuratedBucketName": "emr-autopilot-curated-test",
-    "LogsBucketName": "emr-autopilot-logs-test",
-    "NotificationTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:emr-autopilot-NotificationTopic",
-    "EmrServiceRoleName": "EMR_DefaultRole",
-    "EmrInstanceRoleName": "EMR_EC2_DefaultRole",
-}
+OUTPUTS = stack_outputs()
 GRAVITON_PY39 = Target("3.9", "aarch64", (2, 34), "/usr", "a test target")
 
 

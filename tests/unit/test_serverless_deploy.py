@@ -19,28 +19,15 @@ from emr_autopilot.catalog import CATALOG_KEY
 from emr_autopilot.errors import JobDefinitionError
 from emr_autopilot.jobs import JobCatalog
 from emr_autopilot_devkit.deploy_jobs import Plan, StackOutputs, deploy_jobs
+from tests.helpers.deploy_outputs import ACCOUNT, BUCKET, REGION, stack_outputs
 
 REPO_JOBS = Path(__file__).resolve().parents[2] / "jobs"
 SAMPLE = "red-violations-serverless"
 APP_NAME = "emr-autopilot-red-violations-serverless"
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-BUCKET = "emr-autopilot-artifacts-test"
-OUTPUTS = {
-    "ArtifactsBucketName": BUCKET,
-    "ScheduleGroupName": "emr-autopilot-jobs",
-    "RunStarterFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:emr-autopilot-RunStarter",
-    "SchedulerRoleArn": f"arn:aws:iam::{ACCOUNT}:role/emr-autopilot-scheduler",
-    "StateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:emr-autopilot-TransientClusterPipeline",
-    "LandingBucketName": "emr-autopilot-landing-test",
-    "CuratedBucketName": "emr-autopilot-curated-test",
-    "LogsBucketName": "emr-autopilot-logs-test",
-    "NotificationTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:emr-autopilot-NotificationTopic",
-    "EmrServiceRoleName": "EMR_DefaultRole",
-    "EmrInstanceRoleName": "EMR_EC2_DefaultRole",
-    "ServerlessPipelineStateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:emr-autopilot-Serverless",
-    "ServerlessExecutionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/emr-autopilot-ServerlessExecutionRole",
-}
+OUTPUTS = stack_outputs(
+    ServerlessPipelineStateMachineArn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:emr-autopilot-Serverless",
+    ServerlessExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/emr-autopilot-ServerlessExecutionRole",
+)
 
 
 class Aws:
