@@ -6,6 +6,7 @@ invalid definition never reaches EMR. A job runs on a transient EMR cluster (com
 cluster's model is here) or on EMR Serverless (compute: emr-serverless, emr_autopilot.serverless_jobs).
 """
 
+import importlib
 import re
 from collections.abc import Sequence
 from datetime import timedelta
@@ -53,26 +54,22 @@ from emr_autopilot.job_fields import (  # noqa: F401
 from emr_autopilot.schedules import check_schedule
 
 
-def _serverless_section(value: Any) -> Any:
-    # Imported on first use: defining the serverless models costs a few ms, which a catalog of EC2 jobs
-    # (most) would otherwise pay at every cold start of the run starter (make bench, section 1d).
-    from emr_autopilot.serverless_jobs import ServerlessSpec
+class _LazySection:
+    """A job section whose model is imported on first use: defining the serverless, EKS and package models costs
+    a few ms each, which a catalog of EC2 jobs (most) would otherwise pay at every cold start of the run starter
+    (make bench, section 1d). As a PlainValidator it validates (with the nested errors' locations) by that model,
+    and the field is serialised as that model."""
 
-    return value if isinstance(value, ServerlessSpec) else ServerlessSpec.model_validate(value)
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
 
+    def model(self) -> type[BaseModel]:
+        model: type[BaseModel] = getattr(importlib.import_module(self.module), self.name)
+        return model
 
-def _eks_section(value: Any) -> Any:
-    # Imported on first use, as the serverless models are (see _serverless_section).
-    from emr_autopilot.eks_jobs import EksSpec
-
-    return value if isinstance(value, EksSpec) else EksSpec.model_validate(value)
-
-
-def _package_section(value: Any) -> Any:
-    # Imported on first use, as the serverless models are (see _serverless_section).
-    from emr_autopilot.job_packages import PythonPackage
-
-    return value if isinstance(value, PythonPackage) else PythonPackage.model_validate(value)
+    def __call__(self, value: Any) -> Any:
+        model = self.model()
+        return value if isinstance(value, model) else model.model_validate(value)
 
 
 if TYPE_CHECKING:
@@ -84,10 +81,9 @@ if TYPE_CHECKING:
     _EksSection = EksSpec | None
     _PackageSection = PythonPackage | None
 else:
-    # Validated (with the nested errors' locations) by ServerlessSpec itself; serialised as that model.
-    _ServerlessSection = Annotated[Any, PlainValidator(_serverless_section)]
-    _EksSection = Annotated[Any, PlainValidator(_eks_section)]
-    _PackageSection = Annotated[Any, PlainValidator(_package_section)]
+    _ServerlessSection = Annotated[Any, PlainValidator(_LazySection("emr_autopilot.serverless_jobs", "ServerlessSpec"))]
+    _EksSection = Annotated[Any, PlainValidator(_LazySection("emr_autopilot.eks_jobs", "EksSpec"))]
+    _PackageSection = Annotated[Any, PlainValidator(_LazySection("emr_autopilot.job_packages", "PythonPackage"))]
 
 _EC2_STEP_TYPES = ("spark-submit", "script", "command")
 
@@ -470,16 +466,16 @@ class JobDefinition(_Model):
         if self.compute == "emr-ec2":
             _check_ec2_target(self)
         elif self.compute == "emr-eks":
-            from emr_autopilot.eks_jobs import check_eks_target  # see _eks_section
+            from emr_autopilot.eks_jobs import check_eks_target  # see _LazySection
 
             check_eks_target(self)
         else:
-            from emr_autopilot.serverless_jobs import check_serverless_target  # see _serverless_section
+            from emr_autopilot.serverless_jobs import check_serverless_target  # see _LazySection
 
             check_serverless_target(self)
             _refuse_eks_section(self)
         if self.package is not None:
-            from emr_autopilot.job_packages import check_package  # see _package_section
+            from emr_autopilot.job_packages import check_package  # see _LazySection
 
             check_package(self)
         return self
@@ -714,19 +710,8 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 
 def _field_model(field: FieldInfo) -> type[BaseModel] | None:
-    if any(isinstance(meta, PlainValidator) and meta.func is _serverless_section for meta in field.metadata):
-        from emr_autopilot.serverless_jobs import ServerlessSpec  # loaded lazily, see _serverless_section
-
-        return ServerlessSpec
-    if any(isinstance(meta, PlainValidator) and meta.func is _eks_section for meta in field.metadata):
-        from emr_autopilot.eks_jobs import EksSpec  # loaded lazily, see _eks_section
-
-        return EksSpec
-    if any(isinstance(meta, PlainValidator) and meta.func is _package_section for meta in field.metadata):
-        from emr_autopilot.job_packages import PythonPackage  # loaded lazily, see _package_section
-
-        return PythonPackage
-    return _model_in(field.annotation)
+    lazy = next((meta.func for meta in field.metadata if isinstance(getattr(meta, "func", None), _LazySection)), None)
+    return lazy.model() if isinstance(lazy, _LazySection) else _model_in(field.annotation)
 
 
 def _field_names(model: type[BaseModel]) -> list[str]:
