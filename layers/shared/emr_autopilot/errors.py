@@ -1,7 +1,7 @@
 """Domain exceptions. Their class names are what a Lambda reports as errorType,
 so an ASL Catch or an alarm can match them by name."""
 
-from typing import Self
+from typing import Any, Self
 
 
 class AutopilotError(Exception):
@@ -27,6 +27,12 @@ class JobDefinitionError(AutopilotError):
 
 class InvalidEvent(AutopilotError):
     """The event does not have the shape this handler accepts. Never retried."""
+
+    @classmethod
+    def from_validation(cls, what: str, exc: Any) -> Self:
+        """From a pydantic ValidationError on a state machine's payload: each problem as `field: message`."""
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'payload'}: {e['msg']}" for e in exc.errors())
+        return cls(f"{what} payload is invalid: {problems}")
 
 
 class UnknownJob(AutopilotError):

@@ -157,8 +157,7 @@ def parse_request(event: Any) -> RunCostRequest:
     try:
         return RunCostRequest.model_validate(event)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'payload'}: {e['msg']}" for e in exc.errors())
-        raise InvalidEvent(f"RunCostRequest payload is invalid: {problems}") from exc
+        raise InvalidEvent.from_validation("RunCostRequest", exc) from exc
 
 
 def run_cost(request: RunCostRequest) -> dict[str, Any]:

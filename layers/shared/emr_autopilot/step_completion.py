@@ -62,8 +62,7 @@ def parse_wait_request(event: Any) -> WaitRequest:
     try:
         return WaitRequest.model_validate(event)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'payload'}: {e['msg']}" for e in exc.errors())
-        raise InvalidEvent(f"WaitRequest payload is invalid: {problems}") from exc
+        raise InvalidEvent.from_validation("WaitRequest", exc) from exc
 
 
 def _plain(value: Any) -> Any:
