@@ -4,8 +4,10 @@ moto (pinned 5.2.5) runs `.waitForTaskToken` tasks and SendTaskSuccess/SendTaskF
 with gaps this fills:
 
 - HeartbeatSeconds and the task's TimeoutSeconds wait in wall seconds: here they read the fast clock, as
-  Wait states and `.sync` polls do (moto_patches/sfn.py). `active_clock` is looked up at each wait, so the
-  bench can stand its discrete-event clock in for it (bench/step_notice_lag.py).
+  Wait states and `.sync` polls do (moto_patches/sfn.py). The wait for a token ends at the task's own
+  timeout, counted from the task's start, not a whole TimeoutSeconds after the invoked function returned.
+  `active_clock` is looked up at each wait, so the bench can stand its discrete-event clock in for it
+  (bench/step_notice_lag.py).
 - A token whose task has ended (completed, failed, timed out, or its execution stopped) is answered as AWS
   answers it: TaskTimedOut, "The task token has either expired or the task associated with the token has
   already been closed" (botocore's Step Functions model, TaskTimedOut). moto accepted a second SendTaskSuccess
@@ -94,6 +96,28 @@ def install() -> None:
         return outcome
 
     StateTaskServiceCallback._wait_for_task_token_heartbeat = wait_for_token_heartbeat  # type: ignore[method-assign]
+
+    original_execution = StateTaskServiceCallback._eval_execution
+    original_wait = StateTaskServiceCallback._eval_wait_for_task_token
+
+    def eval_execution(self: Any, env: Any) -> Any:
+        env.task_started_at = active_clock().timestamp()  # when the task's TimeoutSeconds began (ExecutionState)
+        return original_execution(self, env)
+
+    def eval_wait_for_task_token(
+        self: Any, env: Any, timeout_seconds: Any, callback_endpoint: Any, heartbeat_endpoint: Any
+    ) -> Any:
+        # A task's TimeoutSeconds counts from the task's start (state-task, TimeoutSeconds), which is when moto's
+        # ExecutionState starts its own timer. moto's wait for the token began the whole timeout again after the
+        # invoked function returned, so the two disagreed by the invocation's time: a token completed in between
+        # met a task the timer had already ended.
+        started = getattr(env, "task_started_at", None)
+        if heartbeat_endpoint is None and timeout_seconds is not None and started is not None:
+            timeout_seconds = max(float(timeout_seconds) - (active_clock().timestamp() - started), 0.0)
+        return original_wait(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint)
+
+    StateTaskServiceCallback._eval_execution = eval_execution  # type: ignore[method-assign]
+    StateTaskServiceCallback._eval_wait_for_task_token = eval_wait_for_task_token  # type: ignore[method-assign]
 
     original_from_error = StateTaskServiceCallback._from_error
 
