@@ -149,9 +149,11 @@ def failed_state(history: Iterable[Mapping[str, Any]]) -> str | None:
             break
     if recorded and failed_task and failed_task != recorded:
         return f"{recorded} (task {failed_task})"
-    if recorded or failed_task:
-        return recorded or failed_task
-    return _open_state(events)
+    if recorded:
+        return recorded
+    # No failure recorded (an abort, the run's deadline): where the run was. A task that failed earlier may have
+    # been caught and gone on (step_completion: events ends each 240 s wait with a caught States.Timeout).
+    return _open_state(events) or failed_task
 
 
 def _entered_state(event: Mapping[str, Any], by_id: Mapping[Any, Mapping[str, Any]]) -> str | None:
