@@ -45,7 +45,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
@@ -111,6 +111,7 @@ class Cell:
     # The cluster may end by its AutoTerminationPolicy (the idle timeout); the serverless application by its auto-stop.
     backstop: bool = False
     in_slice: bool = False  # part of the pytest slice that `make test` runs
+    must_enter: tuple[str, ...] = ()  # states the run must enter: proof it took the path the cell is about
 
     @property
     def id(self) -> str:
@@ -687,6 +688,8 @@ def evaluate(run: Run, seconds: float) -> CellResult:
         ledger_word = _ledger_view(stack, used, problems)
     kinds, terminal = _check_notices(stack.notifications, cell, problems)
     fired = _check_fault_fired(run, problems)
+    problems += [f"the run never entered {name}: it took another path" for name in cell.must_enter
+                 if name not in run.entered]  # fmt: skip
     return CellResult(
         id=cell.id,
         machine=cell.machine,
@@ -1067,7 +1070,15 @@ _CELLS: list[Cell] = [
     Cell(L, "event_twice", LIVY_JANITOR, "ABORTED", _with(_abort_during_batch(), _duplicate(2, LIVY_JANITOR))),
     Cell(L, "event_twice", EVENTS, "SUCCEEDED", _duplicate(2, EVENTS), livy=T),
 ]  # fmt: skip
-# TransientClusterPipeline with step_completion: events: its cells are in reliability_step_events.
+# TransientClusterPipeline with step_completion: polling (addStep.sync), which a job can still choose: every cell
+# whose fault meets a step, or none, again with the job set to polling.
+_CELLS += [
+    replace(cell, variant=":".join(filter(None, (cell.variant, "polling"))), in_slice=False,
+            job={**cell.job, "step_completion": "polling"}, must_enter=("AddStep",))
+    for cell in _CELLS
+    if cell.machine == PIPELINE and cell.state in ("RunSteps", "-")
+]  # fmt: skip
+# TransientClusterPipeline's own events-mode faults (the default mode): in reliability_step_events.
 _CELLS += [Cell(PIPELINE, **spec) for spec in step_events.CELLS]
 # ServerlessPipeline: its cells and their extra checks are in reliability_serverless.
 _CELLS += [Cell(SERVERLESS, **spec) for spec in serverless.CELLS]

@@ -5,8 +5,8 @@ own checks apply (one execution ending as expected, no cluster left running, exa
 ledger agrees with EMR, the fault acted). The faults act on the event's way to the pipeline:
 
 - event_lost: the step's terminal Step Status Change never reaches the EMR event handler. WaitForStepEnd's
-  HeartbeatSeconds ends the wait with States.HeartbeatTimeout, StepEndRecheck sends it back, and the step end
-  wait function finds the step ended (a StepEndRecheck state entered is the proof).
+  WaitSeconds (its TimeoutSeconds) ends the wait with States.Timeout, StepEndRecheck sends it back, and the step
+  end wait function finds the step ended (a StepEndRecheck state entered is the proof).
 - event_twice: EventBridge delivers every EMR event twice (at-least-once delivery).
 - event_before_token: the step ends, and its event is handled (finding no token), before the step end wait
   function stores the token; its one look at the step completes the wait.
@@ -62,7 +62,7 @@ def _event_lost(run: Any) -> None:
         original(deliver, function, event)
 
     run.enqueue = enqueue
-    run.proof(lambda: "StepEndRecheck" in run.entered, "the heartbeat's recheck ran")
+    run.proof(lambda: "StepEndRecheck" in run.entered, "the wait's recheck ran")
 
 
 def _event_before_token(run: Any) -> None:
@@ -176,7 +176,7 @@ def _with(*arrangements: Any) -> Any:
 
 def _spec(fault: str, state: str, expect: str, arrange: Any, **extra: Any) -> dict[str, Any]:
     return {"fault": fault, "state": state, "expect": expect, "arrange": arrange, "variant": "events",
-            "job": EVENTS_JOB, **extra}  # fmt: skip
+            "job": EVENTS_JOB, "must_enter": ("AddStepRequest", "WaitForStepEnd"), **extra}  # fmt: skip
 
 
 CELLS: list[dict[str, Any]] = [

@@ -40,6 +40,7 @@ def command_job(
     step_concurrency: int = 1,
     run_timeout: str = "1h",
     step_timeout: str | None = None,
+    step_completion: str | None = None,
 ) -> dict[str, Any]:
     """A job of `command` steps named "step 1", "step 2", ...: a string runs as `bash -c <string>`,
     a list is the command line as is (SIMULATED_COMMAND: a step marked `simulate: true`).
@@ -48,6 +49,8 @@ def command_job(
     """
     cluster = dict(sample_job()["cluster"])
     cluster["step_concurrency"] = step_concurrency
+    if step_completion:
+        cluster["step_completion"] = step_completion
     steps = []
     for number, command in enumerate(commands, start=1):
         args = ["bash", "-c", command] if isinstance(command, str) else command
@@ -119,6 +122,11 @@ def task_failures(history: list[dict[str, Any]], resource: str) -> list[dict[str
         for event in history
         if event["type"] == "TaskFailed" and event["taskFailedEventDetails"].get("resource") == resource
     ]
+
+
+def states_entered(history: list[dict[str, Any]]) -> list[str]:
+    """The states an execution entered, in order (Map iterations included)."""
+    return [event["stateEnteredEventDetails"]["name"] for event in history if event["type"].endswith("StateEntered")]
 
 
 def task_scheduled(history: list[dict[str, Any]], resource: str) -> list[dict[str, Any]]:

@@ -11,8 +11,8 @@ from emr_autopilot_devkit.bench.bench_jobs import command_job, write_jobs
 
 
 def test_steps_ending_just_after_a_poll_are_noticed_one_interval_later(tmp_path: Path) -> None:
-    # Given a job of two steps that each run 61 s: one second past their addStep.sync task's first poll
-    jobs = write_jobs(tmp_path / "jobs", [command_job("lag-two", 2)])
+    # Given a polling job (addStep.sync) of two steps that each run 61 s: one second past their first poll
+    jobs = write_jobs(tmp_path / "jobs", [command_job("lag-two", 2, step_completion="polling")])
     # When the real pipeline runs it in the local runtime
     row = lag.measure_run(jobs, "lag-two", 61.0)
     # Then each end waits for the task's next poll, 60 s after the first: 59 s of idle cluster per step (less
@@ -24,8 +24,8 @@ def test_steps_ending_just_after_a_poll_are_noticed_one_interval_later(tmp_path:
 
 
 def test_steps_ending_on_a_poll_are_noticed_at_that_poll(tmp_path: Path) -> None:
-    # Given a job of two steps that each run exactly 60 s, ending on their task's first poll
-    jobs = write_jobs(tmp_path / "jobs", [command_job("lag-two", 2)])
+    # Given a polling job of two steps that each run exactly 60 s, ending on their addStep.sync task's first poll
+    jobs = write_jobs(tmp_path / "jobs", [command_job("lag-two", 2, step_completion="polling")])
     # When the real pipeline runs it in the local runtime
     row = lag.measure_run(jobs, "lag-two", 60.0)
     # Then that poll sees each step COMPLETED: the next call follows within the wall-speed transitions

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from emr_autopilot.run_starter import deadline_schedule_name
 from emr_autopilot_devkit.local.emr_simulator import Timings
 from emr_autopilot_devkit.local.runtime import Invocation, LocalRuntime
@@ -47,11 +49,21 @@ def running_step(stack: LocalRuntime) -> tuple[dict[str, Any], dict[str, Any]] |
     return None
 
 
+# How a running step ends when its run is stopped: polling's addStep.sync task cancels it as the execution stops
+# (best effort, Step Functions guide, connect-to-resource, "Run a Job (.sync)"); in events mode nothing waits on a
+# .sync task, and the step is INTERRUPTED when the janitor terminates its cluster (emr_simulator, cluster end).
+STEP_OF_A_STOPPED_RUN = [("polling", "CANCELLED"), ("events", "INTERRUPTED")]
+
+
+@pytest.mark.parametrize(("mode", "step_state"), STEP_OF_A_STOPPED_RUN)
 def test_an_aborted_run_has_its_cluster_terminated_by_the_janitor(
-    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
+    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path], mode: str, step_state: str
 ) -> None:
     # Given a run whose step takes an hour is running on its cluster
-    stack = local_runtime(jobs_dir(command_job("long-step", [SIMULATED_COMMAND])), timings=Timings(simulated_step=3600))
+    stack = local_runtime(
+        jobs_dir(command_job("long-step", [SIMULATED_COMMAND], step_completion=mode)),
+        timings=Timings(simulated_step=3600),
+    )
     stack.put_object("long-step/input.csv", "x\n")
     execution_arn = started_execution_arn(stack)
     cluster, _ = wait_until(lambda: running_step(stack))
@@ -68,9 +80,7 @@ def test_an_aborted_run_has_its_cluster_terminated_by_the_janitor(
     assert janitor.result["terminated"] == [cluster["Id"]]
     cluster = only(stack.clusters())
     assert cluster["Status"]["State"] == "TERMINATED"
-    # Step Functions made its best-effort cancel of the addStep.sync step when the execution stopped
-    # (Step Functions guide, connect-to-resource, "Run a Job (.sync)")
-    assert only(stack.steps(cluster["Id"]))["Status"]["State"] == "CANCELLED"
+    assert only(stack.steps(cluster["Id"]))["Status"]["State"] == step_state
 
     # And exactly one notification says so, naming the cluster
     notification = only(stack.notifications)
@@ -85,12 +95,13 @@ def test_an_aborted_run_has_its_cluster_terminated_by_the_janitor(
     assert deadline_schedules(stack) == []
 
 
+@pytest.mark.parametrize(("mode", "step_state"), STEP_OF_A_STOPPED_RUN)
 def test_a_run_past_its_run_timeout_is_stopped_and_cleaned_up(
-    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
+    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path], mode: str, step_state: str
 ) -> None:
     # Given a job with a 5-minute run_timeout whose step takes an hour (the cluster is up in 2 minutes)
     stack = local_runtime(
-        jobs_dir(command_job("slow-job", [SIMULATED_COMMAND], run_timeout="5m")),
+        jobs_dir(command_job("slow-job", [SIMULATED_COMMAND], run_timeout="5m", step_completion=mode)),
         timings=Timings(starting=60, bootstrapping=60, simulated_step=3600),
     )
 
@@ -110,8 +121,7 @@ def test_a_run_past_its_run_timeout_is_stopped_and_cleaned_up(
     cluster = only(stack.clusters())
     assert only(janitor_invocations(stack)).result["terminated"] == [cluster["Id"]]
     assert cluster["Status"]["State"] == "TERMINATED"
-    # StopExecution cancelled the running step (best effort, connect-to-resource "Run a Job (.sync)")
-    assert only(stack.steps(cluster["Id"]))["Status"]["State"] == "CANCELLED"
+    assert only(stack.steps(cluster["Id"]))["Status"]["State"] == step_state
 
     # And one notification says the run timed out
     notification = only(stack.notifications)

@@ -31,6 +31,7 @@ from tests.helpers.integration import (
     only,
     read_object,
     run_input,
+    states_entered,
     task_failures,
     task_scheduled,
 )
@@ -52,10 +53,6 @@ def cluster_of(stack: LocalRuntime, execution: dict[str, Any]) -> dict[str, Any]
 def run_notices(stack: LocalRuntime) -> list[Any]:
     """The pipeline's own notices (event_type RUN_*), not the EMR event handler's (STEP_FAILED, ...)."""
     return [n for n in stack.notifications if n.attributes.get("event_type", "").startswith("RUN_")]
-
-
-def states_entered(history: list[dict[str, Any]]) -> list[str]:
-    return [event["stateEnteredEventDetails"]["name"] for event in history if event["type"].endswith("StateEntered")]
 
 
 def test_happy_path_runs_the_job_terminates_the_cluster_and_notifies(stack: LocalRuntime) -> None:
@@ -291,9 +288,15 @@ def test_throttled_create_and_terminate_are_retried(stack: LocalRuntime) -> None
     assert stack.simulator.faults.throttle == {"run_job_flow": 0, "terminate_job_flows": 0}
 
 
-def test_a_failed_step_is_never_added_again(local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]) -> None:
+@pytest.mark.parametrize(
+    ("mode", "tasks"),
+    [("events", ("addStep", "invoke.waitForTaskToken")), ("polling", ("addStep.sync",))],
+)
+def test_a_failed_step_is_never_added_again(
+    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path], mode: str, tasks: tuple[str, ...]
+) -> None:
     # Given a three-step job whose first step fails, and EMR throttles the first AddJobFlowSteps
-    stack = local_runtime(jobs_dir(command_job("fails-first", ["echo 1", "echo 2", "echo 3"])))
+    stack = local_runtime(jobs_dir(command_job("fails-first", ["echo 1", "echo 2", "echo 3"], step_completion=mode)))
     stack.simulator.faults.failing_steps["step 1"] = "Injected: executor lost"
     stack.simulator.faults.throttle["add_job_flow_steps"] = 1
 
@@ -308,11 +311,11 @@ def test_a_failed_step_is_never_added_again(local_runtime: RuntimeFactory, jobs_
     steps = stack.steps(cluster["Id"])
     assert [(s["Name"], s["Status"]["State"]) for s in steps] == [("step 1", "FAILED")]
     history = history_of(stack, execution)
-    assert [f["error"] for f in task_failures(history, "addStep.sync")] == [
+    assert [f["error"] for task in tasks for f in task_failures(history, task)] == [
         "EMR.AmazonElasticMapReduceException",
         "States.TaskFailed",
     ]
-    assert len(task_scheduled(history, "addStep.sync")) == 2
+    assert len(task_scheduled(history, tasks[0])) == 2
 
 
 def test_step_concurrency_one_runs_steps_in_order_and_three_runs_them_together(
@@ -353,12 +356,16 @@ def test_step_concurrency_one_runs_steps_in_order_and_three_runs_them_together(
     assert max(s["Status"]["Timeline"]["StartDateTime"] for s in parallel) < first_end
 
 
-def test_state_transitions_do_not_grow_with_step_duration(
+def test_polling_state_transitions_do_not_grow_with_step_duration(
     local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
 ) -> None:
-    # Given a one-step job whose step is quick and one whose step runs 10 virtual minutes (40 .sync polls)
+    # Given polling (addStep.sync) one-step jobs, one whose step is quick and one whose step runs 10 virtual
+    # minutes (40 .sync polls). (step_completion: events adds two states per 240 s wait: bench section 3.)
     stack = local_runtime(
-        jobs_dir(command_job("quick-step", ["echo quick"]), command_job("slow-step", [SIMULATED_COMMAND])),
+        jobs_dir(
+            command_job("quick-step", ["echo quick"], step_completion="polling"),
+            command_job("slow-step", [SIMULATED_COMMAND], step_completion="polling"),
+        ),
         timings=Timings(simulated_step=600),
     )
 
@@ -379,7 +386,7 @@ def test_state_transitions_do_not_grow_with_step_duration(
         "PrepareRun",
         "CreateCluster",
         "RunSteps",
-        "StepCompletionMode",  # polling (the job's step_completion default)
+        "StepCompletionMode",  # polling
         "AddStep",
         "TerminateCluster",
         "EstimateCost",

@@ -96,7 +96,7 @@ def test_run_wait_on_a_failed_run_names_the_failed_state_the_reason_and_the_logs
     logs = f"s3://{stack.outputs['LogsBucketName']}/emr-logs/{cluster['Id']}/steps/{step['Id']}/"
     lines = result.output.splitlines()
     assert lines[1] == "FAILED"
-    assert "  failed in:  RunSteps (task AddStep)" in lines
+    assert "  failed in:  RunSteps (task WaitForStepEnd)" in lines  # step_completion: events, the default
     assert "  error:      States.TaskFailed" in lines
     assert f"  cluster:    {cluster['Id']}" in lines
     assert f"  step:       {step['Id']} (step 1)" in lines
@@ -179,9 +179,10 @@ def test_run_wait_on_a_run_stopped_at_its_run_timeout_says_aborted_and_where(
     execution = only(stack.executions())
     lines = result.output.splitlines()
     assert lines[1] == "ABORTED"
-    # (CreateCluster, or RunSteps (task AddStep): where a 5-minute deadline catches it depends on the machine's load)
+    # (CreateCluster, or RunSteps waiting for the step's end: where a 5-minute deadline catches it depends on the
+    # machine's load)
     stopped_in = only([line for line in lines if line.startswith("  stopped in: ")]).removeprefix("  stopped in: ")
-    assert stopped_in in ("CreateCluster", "RunSteps (task AddStep)")
+    assert stopped_in in ("CreateCluster", "RunSteps (task WaitForStepEnd)")
     assert set(stopped_in.replace("(task ", "").rstrip(")").split()) <= open_states(history_of(stack, execution))
     assert "  error:      RunTimedOut" in lines
     assert any(line.startswith("  reason:     ") and "exceeded its run_timeout of 300s" in line for line in lines)

@@ -12,16 +12,19 @@ import pytest
 from botocore.exceptions import ClientError
 
 from emr_autopilot import ledger
+from emr_autopilot_devkit.local.emr_simulator import Timings
 from emr_autopilot_devkit.local.runtime import LocalRuntime
-from tests.helpers.integration import RuntimeFactory, command_job, history_of, only, run_input
+from tests.helpers.integration import (
+    SIMULATED_COMMAND,
+    RuntimeFactory,
+    command_job,
+    history_of,
+    only,
+    run_input,
+    states_entered,
+)
 
 ACTIVE = {"STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"}
-
-
-def events_job(name: str, commands: list[str | list[str]]) -> dict[str, Any]:
-    job = command_job(name, commands)
-    job["cluster"] = {**job["cluster"], "step_completion": "events"}
-    return job
 
 
 def run_notices(stack: LocalRuntime) -> list[Any]:
@@ -35,8 +38,8 @@ def resources(history: list[dict[str, Any]]) -> list[str]:
 def test_an_events_run_adds_each_step_once_waits_for_its_event_and_terminates(
     local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
 ) -> None:
-    # Given a three-step job with step_completion: events
-    stack = local_runtime(jobs_dir(events_job("by-events", ["echo step 1", "echo step 2", "echo step 3"])))
+    # Given a three-step job that leaves step_completion at its default
+    stack = local_runtime(jobs_dir(command_job("by-events", ["echo step 1", "echo step 2", "echo step 3"])))
 
     # When a run starts
     stack.put_object("by-events/input.csv", "x\n")
@@ -45,8 +48,8 @@ def test_an_events_run_adds_each_step_once_waits_for_its_event_and_terminates(
     # Then it succeeded, steps one after another, and its cluster is gone
     execution = only(stack.executions())
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
-    assert {s["StepCompletion"] for s in run_input(execution)["steps"]} == {"events"}
-    assert {s["HeartbeatSeconds"] for s in run_input(execution)["steps"]} == {240}  # the 1h timeout allows 240 s
+    assert {s["StepCompletion"] for s in run_input(execution)["steps"]} == {"events"}  # the default
+    assert {s["WaitSeconds"] for s in run_input(execution)["steps"]} == {240}  # the 1h timeout allows 240 s
     cluster = only(stack.clusters())
     assert cluster["Status"]["State"] == "TERMINATED"
     steps = stack.steps(cluster["Id"])
@@ -74,8 +77,8 @@ def test_an_events_run_fails_as_a_polling_run_does(
     # Given the same three-step job in both modes, whose second step fails
     stack = local_runtime(
         jobs_dir(
-            events_job("fails-events", ["echo step 1", "echo step 2", "echo step 3"]),
-            command_job("fails-polling", ["echo step 1", "echo step 2", "echo step 3"]),
+            command_job("fails-events", ["echo step 1", "echo step 2", "echo step 3"], step_completion="events"),
+            command_job("fails-polling", ["echo step 1", "echo step 2", "echo step 3"], step_completion="polling"),
         )
     )
     stack.simulator.faults.failing_steps["step 2"] = "Injected: no space left on device"
@@ -109,11 +112,48 @@ def test_an_events_run_fails_as_a_polling_run_does(
     assert not [c for c in stack.clusters() if c["Status"]["State"] in ACTIVE]
 
 
+def test_a_step_timeout_fails_with_states_timeout_in_both_modes(
+    local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
+) -> None:
+    # Given an hour-long step with a 10-minute timeout, in both modes
+    step = [SIMULATED_COMMAND]
+    stack = local_runtime(
+        jobs_dir(
+            command_job("slow-events", step, step_timeout="10m", step_completion="events"),
+            command_job("slow-polling", step, step_timeout="10m", step_completion="polling"),
+        ),
+        timings=Timings(simulated_step=3600),
+    )
+
+    # When both run
+    stack.put_object("slow-events/input.csv", "x\n")
+    stack.put_object("slow-polling/input.csv", "x\n")
+    stack.settle(timeout=90)
+
+    # Then both failed in RunSteps with the task's own States.Timeout, and each said so once
+    executions = {run_input(e)["run"]["job_name"]: e for e in stack.executions()}
+    assert {job: (e["status"], e["error"]) for job, e in executions.items()} == {
+        "slow-events": ("FAILED", "States.Timeout"),
+        "slow-polling": ("FAILED", "States.Timeout"),
+    }
+    notices = {n.attributes["job"]: n.subject for n in run_notices(stack)}
+    assert notices == {job: f"[emr-autopilot] FAILED {job} in RunSteps" for job in executions}
+    assert not [c for c in stack.clusters() if c["Status"]["State"] in ACTIVE]
+
+    # And the events run waited 240 s, 240 s, then the 120 s left of the step's 600 s
+    events_input = run_input(executions["slow-events"])
+    assert [s["WaitSeconds"] for s in events_input["steps"]] == [240]
+    entered = states_entered(history_of(stack, executions["slow-events"]))
+    assert entered.count("WaitForStepEnd") == 3
+    assert entered.count("StepEndRecheck") == 3
+    assert "StepEndTimedOut" in entered
+
+
 def test_a_token_whose_task_has_ended_is_answered_task_timed_out(
     local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path]
 ) -> None:
     # Given an events run that has ended, and the token its step's wait used (from the ledger)
-    stack = local_runtime(jobs_dir(events_job("closed-token", ["echo step 1"])))
+    stack = local_runtime(jobs_dir(command_job("closed-token", ["echo step 1"], step_completion="events")))
     stack.put_object("closed-token/input.csv", "x\n")
     stack.settle(timeout=60)
     assert only(stack.executions())["status"] == "SUCCEEDED"

@@ -100,7 +100,7 @@ def test_a_failure_is_sent_with_the_step_as_cause_once_describe_step_shows_it(
     described["Status"] = {"State": "FAILED", "FailureDetails": {"Reason": "boom"}}
     late = step_completion.complete_from_event(table, cluster_id, step_id, "FAILED")
 
-    # Then nothing is sent early (the heartbeat's recheck would catch it), and the failure carries the step
+    # Then nothing is sent early (the wait's recheck would catch it), and the failure carries the step
     assert (early, late) == ("running", "completed")
     sfn.send_task_failure.assert_called_once()
     kwargs = sfn.send_task_failure.call_args.kwargs

@@ -12,7 +12,14 @@ import yaml
 SIMULATED_COMMAND = ["hadoop", "jar", "/usr/lib/hadoop-mapreduce/hadoop-mapreduce-examples.jar", "pi", "10", "100"]
 
 
-def command_job(name: str, steps: int, *, run_timeout: str = "1d", trigger_prefix: str | None = None) -> dict[str, Any]:
+def command_job(
+    name: str,
+    steps: int,
+    *,
+    run_timeout: str = "1d",
+    trigger_prefix: str | None = None,
+    step_completion: str | None = None,
+) -> dict[str, Any]:
     job: dict[str, Any] = {
         "name": name,
         "description": "benchmark job (make bench)",
@@ -29,6 +36,8 @@ def command_job(name: str, steps: int, *, run_timeout: str = "1d", trigger_prefi
         ],
         "run_timeout": run_timeout,
     }
+    if step_completion is not None:
+        job["cluster"]["step_completion"] = step_completion
     if trigger_prefix is not None:
         job["triggers"] = {"s3": [{"bucket": "landing", "prefix": trigger_prefix, "suffix": ".csv"}]}
     return job

@@ -35,6 +35,7 @@ import contextlib
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +74,7 @@ SLACK_SECONDS = 5.0
 EVENTS_BUDGET_SECONDS = 5.0
 # How long (virtual = wall seconds while a run is open) a wait for a token lets the runtime deliver what EMR
 # emitted before the clock leaps on: far above a delivery's milliseconds (10 s was once too short on a machine
-# at load 10, and a step was then noticed by the heartbeat's recheck), below the 240 s heartbeat.
+# at load 10, and a step was then noticed by the wait's recheck), below the 240 s wait.
 EVENT_WINDOW_SECONDS = 60.0
 EVENTS_SECTION = (
     "8b. step_completion: events - cluster-s from each step's end to the next AddStep/Terminate "
@@ -230,7 +231,7 @@ class _LeapingWaits(_LeapingPolls):
     """As _LeapingPolls, for a `step_completion: events` task's wait for its token (sfn_callback): the clock leaps
     to the next thing EMR has due, then runs at wall speed while the runtime delivers what EMR emitted there (the
     step's end reaches the EMR event handler, which completes the token). Only with nothing due and nothing
-    delivered within EVENT_WINDOW_SECONDS does it leap on, to the wait's end (the heartbeat)."""
+    delivered within EVENT_WINDOW_SECONDS does it leap on, to the wait's end (its WaitSeconds)."""
 
     def _leap(self, waiter: Callable[[float], bool], now: float, deadline: float) -> bool:
         due = [at for at in self._emr_due() if now < at < deadline]
@@ -240,7 +241,7 @@ class _LeapingWaits(_LeapingPolls):
             return self.clock.wait_for(waiter, min(EVENT_WINDOW_SECONDS, deadline - self.clock.timestamp()))
         if waiter(0.0005):
             return True
-        # Nothing due before the wait's end (a long step's heartbeat): leap to it.
+        # Nothing due before the wait's end (a long step's WaitSeconds): leap to it.
         self.clock.advance(max(deadline - self.clock.timestamp(), 0.0))
         return False
 
@@ -394,6 +395,9 @@ def measure_run(jobs_dir: Path, job: str, step_seconds: float, events: bool = Fa
             status = _wait_ended(sfn, run.execution_arn, timeout=600, stack=stack if events else None)
         row = _run_row(stack, calls, status, EVENTS_BUDGET_SECONDS if events else None)
         row["wall_seconds"] = round(time.monotonic() - started, 1)
+        entered = [e for e in stack.history(run.execution_arn) if e["type"].endswith("StateEntered")]
+        row["transitions"] = len(entered)  # for bench section 3: what Step Functions bills
+        row["states"] = dict(Counter(e["stateEnteredEventDetails"]["name"] for e in entered))
         return row
 
 
@@ -401,7 +405,9 @@ def measure(step_counts: tuple[int, ...] = STEP_COUNTS, step_minutes: tuple[int,
     hourly, priced = sample_cluster_hourly()
     out: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
-        jobs_dir = write_jobs(Path(tmp) / "jobs", [command_job(f"bench-lag-{k}", k) for k in step_counts])
+        jobs_dir = write_jobs(
+            Path(tmp) / "jobs", [command_job(f"bench-lag-{k}", k, step_completion="polling") for k in step_counts]
+        )
         for minutes in step_minutes:
             for k in step_counts:
                 runs = {}
@@ -413,7 +419,10 @@ def measure(step_counts: tuple[int, ...] = STEP_COUNTS, step_minutes: tuple[int,
                         f"(mean {row['mean_s']} s/step), {row['wall_seconds']}s wall"
                     )
                 out += figures(k, minutes, runs, hourly, priced)
-        events_jobs = write_jobs(Path(tmp) / "events-jobs", [_events_job(k) for k in step_counts])
+        events_jobs = write_jobs(
+            Path(tmp) / "events-jobs",
+            [command_job(f"bench-lag-events-{k}", k, step_completion="events") for k in step_counts],
+        )
         for minutes in step_minutes:
             for k in step_counts:
                 row = measure_run(events_jobs, f"bench-lag-events-{k}", minutes * 60.0 + 1.0, events=True)
@@ -423,12 +432,6 @@ def measure(step_counts: tuple[int, ...] = STEP_COUNTS, step_minutes: tuple[int,
                 )
                 out += events_figures(k, minutes, row, hourly, priced)
     return out
-
-
-def _events_job(k: int) -> dict[str, Any]:
-    job = command_job(f"bench-lag-events-{k}", k)
-    job["cluster"]["step_completion"] = "events"
-    return job
 
 
 def events_figures(k: int, minutes: int, row: Mapping[str, Any], hourly_usd: float, priced: str) -> list[Figure]:

@@ -6,8 +6,11 @@ is executed"). Retries would add transitions too; these runs have none (no fault
 
 Each run is a job of k `command` steps the EMR simulator simulates for 1 or 60 virtual minutes. It runs
 twice, side by side on the same local runtime and the same input: through the real
-TransientClusterPipeline (the `.sync` integrations) and through a benchmark-only polling design
-(polling_pipeline.asl.json, never deployed: aws-sdk Describe* calls in Wait/Choice loops every 30 s).
+TransientClusterPipeline with `step_completion: polling` (the `.sync` integrations) and through a
+benchmark-only polling design (polling_pipeline.asl.json, never deployed: aws-sdk Describe* calls in
+Wait/Choice loops every 30 s). Then once more, on a runtime of its own and section 8's clock, with
+`step_completion: events` (the default), whose count grows with a step's length: each 240 s wait that ends
+before the step does adds two states.
 
 Time: the polling design's count depends on virtual time, so the local runtime's own overhead must
 not eat into its 30 s Waits, nor make EMR look slower than it is. For this figure only:
@@ -33,13 +36,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from emr_autopilot_devkit.bench import step_notice_lag
 from emr_autopilot_devkit.bench.bench_jobs import command_job, write_jobs
 from emr_autopilot_devkit.bench.common import say
 from emr_autopilot_devkit.bench.report import Figure
 from emr_autopilot_devkit.local.clock import FastClock
 from emr_autopilot_devkit.local.runtime import ACCOUNT_ID, REGION, LocalRuntime
 
-SECTION = "3. State transitions per run (StateEntered events; .sync pipeline vs a polling design)"
+SECTION = "3. State transitions per run (StateEntered events; .sync and events modes vs a polling design)"
 POLLING_ASL = Path(__file__).with_name("polling_pipeline.asl.json")
 STEP_COUNTS = (1, 5, 20)
 STEP_MINUTES = (1, 60)
@@ -49,6 +53,17 @@ POLL_SECONDS = 30
 
 def budget(steps: int) -> int:
     return 2 * steps + 8
+
+
+# step_completion: events (the default) has one state per step more than polling (the request-response AddStep,
+# then the wait), and two more for each 240 s wait that ends before the step does (StepEndRecheck, WaitForStepEnd
+# again; emr_autopilot.runs STEP_WAIT_SECONDS): at most ceil(length / 240 s) of them for the bench's steps, which
+# end 1 s past whole minutes (a 60-minute step: 15 waits time out, the 16th is ended by the step's event).
+def events_budget(steps: int, minutes: int) -> int:
+    from emr_autopilot.runs import STEP_WAIT_SECONDS
+
+    rechecks = -(-minutes * 60 // STEP_WAIT_SECONDS)
+    return steps * (3 + 2 * rechecks) + 8
 
 
 def transitions(history: list[dict[str, Any]]) -> int:
@@ -186,13 +201,37 @@ def _wait_ended(sfn: Any, arns: list[str], timeout: float) -> dict[str, str]:
 
 
 def measure(step_counts: tuple[int, ...] = STEP_COUNTS, step_minutes: tuple[int, ...] = STEP_MINUTES) -> list[Figure]:
+    with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
+        events_dir = write_jobs(
+            Path(tmp) / "events-jobs",
+            [command_job(f"bench-events-{k}", k, step_completion="events") for k in step_counts],
+        )
+        # The events runs first, each on a fresh runtime of its own and bench section 8's clock: EMR's events are
+        # delivered at wall speed while a run waits (at x1500, a 240 s wait is 0.16 s of wall time, less than
+        # delivering an event takes, and every step would look rechecked). Steps 1 s past whole minutes, as there.
+        events_runs = {
+            (k, minutes): step_notice_lag.measure_run(events_dir, f"bench-events-{k}", minutes * 60.0 + 1.0, True)
+            for minutes in step_minutes
+            for k in step_counts
+        }
+        rows = _sync_and_polling_rows(Path(tmp), step_counts, step_minutes, events_runs)
+    return _figures(rows, step_counts, step_minutes)
+
+
+def _sync_and_polling_rows(
+    tmp: Path,
+    step_counts: tuple[int, ...],
+    step_minutes: tuple[int, ...],
+    events_runs: dict[tuple[int, int], dict[str, Any]],
+) -> list[dict[str, Any]]:
     from emr_autopilot.catalog import load_catalog
     from emr_autopilot.run_starter import ManualRunRequest, start_manual_run
     from emr_autopilot.runs import StackContext
 
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp, LocalRuntime(speedup=SPEEDUP) as stack:
-        jobs_dir = write_jobs(Path(tmp) / "jobs", [command_job(f"bench-steps-{k}", k) for k in step_counts])
+    with LocalRuntime(speedup=SPEEDUP) as stack:
+        jobs = [command_job(f"bench-steps-{k}", k, step_completion="polling") for k in step_counts]
+        jobs_dir = write_jobs(tmp / "jobs", jobs)
         stack.deploy_jobs(jobs_dir)
         sfn = stack.client("stepfunctions")
         polling_arn = sfn.create_state_machine(
@@ -208,6 +247,7 @@ def measure(step_counts: tuple[int, ...] = STEP_COUNTS, step_minutes: tuple[int,
             for minutes in step_minutes:
                 stack.simulator.timings.simulated_step = minutes * 60.0
                 for k in step_counts:
+                    events_run = events_runs[(k, minutes)]
                     started = time.monotonic()
                     virtual_start = stack.clock.timestamp()
                     with hold.holding():  # only while the polling run is open
@@ -231,7 +271,10 @@ def measure(step_counts: tuple[int, ...] = STEP_COUNTS, step_minutes: tuple[int,
                         "step_minutes": minutes,
                         "sync": transitions(sync_history),
                         "polling": transitions(polling_history),
+                        "events": events_run["transitions"],
                         "sync_status": statuses[sync.execution_arn],
+                        "events_status": events_run["status"],
+                        "events_states": events_run["states"],
                         "polling_status": statuses[polling],
                         "sync_states": dict(entered_states(sync_history)),
                         "polling_loops": loops,
@@ -241,10 +284,11 @@ def measure(step_counts: tuple[int, ...] = STEP_COUNTS, step_minutes: tuple[int,
                     }
                     rows.append(row)
                     say(
-                        f"    k={k:>2} {minutes:>2}-min steps: .sync {row['sync']} transitions, polling "
-                        f"{row['polling']} ({loops['per_step']} polls/step), {row['wall_seconds']}s"
+                        f"    k={k:>2} {minutes:>2}-min steps: .sync {row['sync']} transitions, "
+                        f"events {row['events']}, polling {row['polling']} ({loops['per_step']} polls/step), "
+                        f"{row['wall_seconds']}s"
                     )
-    return _figures(rows, step_counts, step_minutes)
+    return rows
 
 
 def _figures(rows: list[dict[str, Any]], step_counts: tuple[int, ...], step_minutes: tuple[int, ...]) -> list[Figure]:
@@ -263,6 +307,19 @@ def _figures(rows: list[dict[str, Any]], step_counts: tuple[int, ...], step_minu
                 budget=budget(k),
                 error=None if ok else f"a run did not succeed: {row['sync_status']} / {row['polling_status']}",
                 detail=row,
+            )
+        )
+        figures.append(
+            Figure(
+                id=f"transitions.events.k{k}.{minutes}m",
+                section=SECTION,
+                name=f"events mode, k={k}, {minutes}-min steps (budget k x (3 + 2 x ceil(step / 240 s)) + 8)",
+                value=row["events"],
+                unit="",
+                budget=events_budget(k, minutes),
+                error=None if row["events_status"] == "SUCCEEDED" else f"the run ended {row['events_status']}",
+                note="the default mode: grows with step length, 2 transitions per 240 s a step runs",
+                detail={"states": row["events_states"]},
             )
         )
         figures.append(

@@ -223,9 +223,10 @@ class ClusterSpec(_Model):
     tags: dict[str, str] = Field(default_factory=dict)
     idle_timeout: IdleTimeout = Field(default=timedelta(hours=1))
     step_concurrency: int = Field(default=1, ge=1, le=256)
-    # How the pipeline learns a step ended: addStep.sync's polling, or EMR's Step Status Change event
-    # (emr_autopilot.step_completion; docs/performance.md, "Cluster time lost until Step Functions notices").
-    step_completion: Literal["polling", "events"] = "polling"
+    # How the pipeline learns a step ended: EMR's Step Status Change event (the default: it loses far less cluster
+    # time), or addStep.sync's polling (emr_autopilot.step_completion; docs/performance.md, "Cluster time lost
+    # until Step Functions notices").
+    step_completion: Literal["polling", "events"] = "events"
 
     @model_validator(mode="after")
     def _topology(self) -> Self:
@@ -664,7 +665,7 @@ _HINTS: dict[str, tuple[str, str]] = {
     "minimum": ("a whole number of 1 or more", "minimum: 2"),
     "maximum": ("a whole number of 1 or more", "maximum: 10"),
     "step_concurrency": ("a whole number from 1 to 256", "step_concurrency: 1"),
-    "step_completion": ("polling or events", "step_completion: events"),
+    "step_completion": ("polling or events", "step_completion: polling"),
     "timeout_minutes": ("a whole number from 5 to 1440", "timeout_minutes: 10"),
     "ebs_volume_gb": ("a whole number from 1 to 16384", "ebs_volume_gb: 64"),
     "target_on_demand_capacity": ("a whole number of 0 or more", "target_on_demand_capacity: 1"),

@@ -200,23 +200,24 @@ def build_run_input(job: JobDefinition, trigger: Trigger, context: StackContext,
                 else _step_config(step, context, render, job),
                 "TimeoutSeconds": int(step.timeout.total_seconds()) if step.timeout else run_timeout,
                 "StepCompletion": spec.step_completion,  # RunSteps' StepCompletionMode
-                **_heartbeat(spec.step_completion, int(step.timeout.total_seconds()) if step.timeout else run_timeout),
+                **_event_wait(spec.step_completion, int(step.timeout.total_seconds()) if step.timeout else run_timeout),
             }
             for step in job.steps
         ],
     }
 
 
-# step_completion: events: how long WaitForStepEnd waits for the step's event before it looks at the step itself
-# (the most a lost event costs). Below the step's TimeoutSeconds, which it must be under (state-task,
-# HeartbeatSeconds); 240 s keeps a 7-day run's heartbeats under the 25,000-event execution history quota.
-STEP_HEARTBEAT_SECONDS = 240
+# step_completion: events: how long each WaitForStepEnd waits for the step's event before it looks at the step
+# itself (the most a lost event costs); the last wait is what is left of the step's TimeoutSeconds. 240 s keeps a
+# 7-day run's waits (about 5 history events each) under the 25,000-event execution history quota
+# (Step Functions developer guide, service-quotas, "Quotas related to state machine executions").
+STEP_WAIT_SECONDS = 240
 
 
-def _heartbeat(step_completion: str, timeout_seconds: int) -> dict[str, int]:
+def _event_wait(step_completion: str, timeout_seconds: int) -> dict[str, int]:
     if step_completion != "events":
         return {}
-    return {"HeartbeatSeconds": max(1, min(STEP_HEARTBEAT_SECONDS, timeout_seconds - 1))}
+    return {"WaitSeconds": max(1, min(STEP_WAIT_SECONDS, timeout_seconds))}
 
 
 def _outcome_detail(simulated: list[str], step_count: int) -> str:

@@ -5,8 +5,9 @@ task (connect-to-resource, "Wait for a Callback with Task Token"). That task's f
 stores the token in the run ledger, keyed by cluster and step, then looks at the step once: a step that ended
 before the token was stored (its event already handled, finding no token) is completed here. The EMR event
 handler completes the token on the step's terminal Step Status Change (complete_from_event). A lost event is
-caught by the task's HeartbeatSeconds: States.HeartbeatTimeout sends the pipeline back to the register task,
-which stores a new token and looks again.
+caught by the task's TimeoutSeconds (the run input's WaitSeconds, 240 s): States.Timeout sends the pipeline back
+to the register task, which stores a new token and looks again, until the step's own TimeoutSeconds are spent;
+the last wait's States.Timeout then fails the step, as addStep.sync's TimeoutSeconds does.
 
 The outcome is the one addStep.sync gives: {"StepId": ...} when COMPLETED; otherwise States.TaskFailed with
 the last DescribeStep's Step as the Cause (the local runtime's .sync does the same, sfn_emr_integration
@@ -128,7 +129,7 @@ def complete_from_event(table_name: str, cluster_id: str, step_id: str, state: s
     if state == "COMPLETED":  # the output names the step only: no DescribeStep needed
         return send_outcome(token, step_id, {"Id": step_id, "Status": {"State": state}})
     # The Cause is the step as DescribeStep gives it, as addStep.sync's is. Should DescribeStep not show the end yet
-    # (inferred: no page promises it is consistent with the event), the heartbeat's recheck completes the wait.
+    # (inferred: no page promises it is consistent with the event), the wait's recheck completes the wait.
     step = emr.describe_step(cluster_id, step_id)
     if step["Status"]["State"] not in STEP_ENDS:
         return "running"
