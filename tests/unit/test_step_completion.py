@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from unittest.mock import MagicMock
 
@@ -136,3 +137,27 @@ def test_throttling_is_raised_for_lambdas_retry(monkeypatch: pytest.MonkeyPatch)
 def test_a_malformed_wait_payload_is_refused(payload: dict[str, Any]) -> None:
     with pytest.raises(InvalidEvent):
         step_completion.parse_wait_request(payload)
+
+
+def test_an_end_learnt_from_describe_step_keeps_when_the_step_started(table: str) -> None:
+    # Given a quick step whose end the wait function learnt from DescribeStep before its RUNNING event came
+    started, ended = datetime(2026, 12, 7, 10, 0, 5, tzinfo=UTC), datetime(2026, 12, 7, 10, 0, 9, tzinfo=UTC)
+    step = {
+        "Id": "s-QUICK",
+        "Name": "echo really run",
+        "ActionOnFailure": "CONTINUE",
+        "Status": {"State": "COMPLETED", "Timeline": {"StartDateTime": started, "EndDateTime": ended}},
+    }
+    step_completion.record_end(table, "j-QUICK", step)
+
+    # When the step's RUNNING event arrives after it
+    late = ledger.record_step_change(table, ledger.StepChange("j-QUICK", "s-QUICK", "RUNNING", started))
+
+    # Then the late event changes nothing, and the ledger still knows when the step started and ended
+    assert late is None
+    (item,) = [i for i in ledger.cluster_items(table, "j-QUICK") if i["sk"] == "STEP#s-QUICK"]
+    assert (item["state"], item["started_at"], item["ended_at"]) == (
+        "COMPLETED",
+        "2026-12-07T10:00:05.000000Z",
+        "2026-12-07T10:00:09.000000Z",
+    )

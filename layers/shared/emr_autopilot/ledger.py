@@ -130,14 +130,18 @@ class StepChange(NamedTuple):
     failure_message: str | None = None
     log_file: str | None = None
     simulated: bool = False  # a step the job marked simulate: true (emr_autopilot.simulation): not run
+    # When the step started, for an end learnt from DescribeStep: its RUNNING event may come later, and is then
+    # older than the ledger's state and not applied (step_completion.record_end).
+    started_at: datetime | None = None
 
 
 def record_step_change(table_name: str, change: StepChange) -> dict[str, Any] | None:
     """Upsert the step; returns the item, or None when the state was older than the ledger's."""
     rank = emr.STEP_LIFECYCLE.get(change.state, 0)
     extra: dict[str, tuple[str, Any]] = {}
-    if change.state == "RUNNING":
-        extra["started"] = ("started_at = if_not_exists(started_at, :started)", _iso(change.at))
+    started = change.at if change.state == "RUNNING" else change.started_at
+    if started is not None:
+        extra["started"] = ("started_at = if_not_exists(started_at, :started)", _iso(started))
     if rank >= emr.STEP_LIFECYCLE["COMPLETED"]:
         extra["ended"] = ("ended_at = :ended", _iso(change.at))
     if change.simulated:

@@ -101,7 +101,8 @@ def record_end(table_name: str, cluster_id: str, step: Mapping[str, Any]) -> Non
     """The step's end in the run ledger, from DescribeStep (for an end no event reported)."""
     status = step["Status"]
     failure = status.get("FailureDetails") or {}
-    ended = status.get("Timeline", {}).get("EndDateTime")
+    timeline = status.get("Timeline", {})
+    ended, started = timeline.get("EndDateTime"), timeline.get("StartDateTime")
     ledger.record_step_change(
         table_name,
         ledger.StepChange(
@@ -115,6 +116,7 @@ def record_end(table_name: str, cluster_id: str, step: Mapping[str, Any]) -> Non
             failure_message=failure.get("Message"),
             log_file=failure.get("LogFile"),
             simulated=is_simulated_name(step.get("Name")),
+            started_at=started if isinstance(started, datetime) else None,
         ),
     )
 
