@@ -4,20 +4,16 @@ their cold starts skip the SDK. Each call runs in a fresh interpreter, as a cold
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from emr_autopilot.livy import LivyClient, LivyOptions
-from emr_autopilot_devkit.bench.common import FunctionSpec, functions
 from emr_autopilot_devkit.local.clock import FastClock
 from emr_autopilot_devkit.local.livy_server import LivyServer, LivyTimings
+from tests.helpers.fresh_interpreter import fresh_interpreter
 
 # Each script runs in a fresh interpreter with the function's code and the layer's package on sys.path,
 # and ends by printing what it found, with the AWS SDK modules that got loaded.
@@ -53,34 +49,6 @@ def livy() -> Iterator[LivyServer]:
     server.simulate_batches = True  # the handlers' calls are under test, not Spark: no application runs
     yield server
     server.stop()
-
-
-@cache
-def _specs() -> dict[str, FunctionSpec]:
-    return {spec.logical_id: spec for spec in functions()}
-
-
-def fresh_interpreter(logical_id: str, script: str, repo_root: Path, stdin: str = "") -> dict[str, Any]:
-    """Run `script` for a function, with the template's environment for it; its last line, parsed."""
-    spec = _specs()[logical_id]
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "AWS_REGION": "us-east-1",
-        "AWS_LAMBDA_FUNCTION_NAME": logical_id,
-        **spec.environment,
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(spec.code_dir), str(repo_root / "layers" / "shared")],
-        input=stdin,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return answer
 
 
 def cold_call(logical_id: str, event: dict[str, Any], repo_root: Path) -> dict[str, Any]:

@@ -9,9 +9,9 @@ ended also costs its cost estimate's lookups, after the ledger's state write and
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from emr_autopilot import emr, ledger, pricing, run_cost_estimate, run_costs, step_completion
+from emr_autopilot import emr, ledger
 from emr_autopilot.emr_event_reactions import notices
 from emr_autopilot.emr_event_reactions.follow_up_schedule import FollowUp
 from emr_autopilot.emr_event_reactions.reaction import ClusterContext, Reaction, send
@@ -30,6 +30,12 @@ from emr_autopilot.emr_events import (
 from emr_autopilot.simulation import is_simulated_name
 from emr_autopilot.step_logs import LogLocation, parse_s3_uri, read_tail, step_log
 from emr_autopilot.tags import TAG_JOB, TAG_MANAGED, TAG_RUN_ID
+
+if TYPE_CHECKING:
+    from emr_autopilot.run_costs import RunCost
+
+# step_completion, run_cost_estimate, run_costs and pricing are imported where a step's or a cluster's end needs
+# them: most events are neither, and the handler's own import is budgeted (docs/performance.md, cold start 1d).
 
 
 @lru_cache(maxsize=512)
@@ -127,8 +133,10 @@ def _on_cluster(
     cost = None
     if detail.state in emr.TERMINATED and item is not None:
         # Written before the notice, like every write: a retry must not send the notice twice.
+        from emr_autopilot.run_costs import cost_fields
+
         cost = _cluster_cost(detail.clusterId, known=context is not None)
-        ledger.record_cost(settings.ledger_table, f"CLUSTER#{detail.clusterId}", run_costs.cost_fields(cost))
+        ledger.record_cost(settings.ledger_table, f"CLUSTER#{detail.clusterId}", cost_fields(cost))
     if detail.state != "TERMINATED_WITH_ERRORS":
         _notify_if_severe(settings, reaction, envelope, detail.severity, detail.state, context)
         return
@@ -143,6 +151,8 @@ def _record_unannounced_step_ends(settings: ReactionSettings, cluster_id: str) -
     table of emr-manage-cloudwatch-events lists PENDING, RUNNING, COMPLETED, CANCELLED, FAILED), e.g. the step of a
     stopped `step_completion: events` run, whose cluster the execution janitor ended. DescribeStep says how it ended.
     """
+    from emr_autopilot import step_completion
+
     for item in ledger.cluster_items(settings.ledger_table, cluster_id):
         if not str(item["sk"]).startswith("STEP#") or item.get("state") in step_completion.STEP_ENDS:
             continue
@@ -154,11 +164,13 @@ def _record_unannounced_step_ends(settings: ReactionSettings, cluster_id: str) -
             step_completion.record_end(settings.ledger_table, cluster_id, step)
 
 
-def _cluster_cost(cluster_id: str, known: bool) -> run_costs.RunCost:
+def _cluster_cost(cluster_id: str, known: bool) -> "RunCost":
     """The ended cluster's cost, as the success notice's (run_cost_estimate.cluster_cost: ListInstances, and a
     fresh DescribeCluster only when the lifetimes cannot price it; the cached one predates the end). An error
     retrying cannot fix gives an unknown cost that says why; throttling or a fault is raised, for Lambda's retry.
     No call for a cluster DescribeCluster did not know (`known` False): EMR cannot list its instances either."""
+    from emr_autopilot import pricing, run_cost_estimate, run_costs
+
     if not known:
         return run_costs.RunCost(None, pricing.price_table().label, "EMR does not know the cluster (DescribeCluster)")
     return run_cost_estimate.cluster_cost(cluster_id)
@@ -217,6 +229,8 @@ _COMPLETION_METRICS = {"completed": "StepTokensCompleted", "closed": "StepTokens
 
 def _complete_waiting_run(settings: ReactionSettings, reaction: Reaction, detail: StepStatusChangeDetail) -> None:
     """A `step_completion: events` run waits for this step's end: complete its task token (step_completion)."""
+    from emr_autopilot import step_completion
+
     sent = step_completion.complete_from_event(settings.ledger_table, detail.clusterId, detail.stepId, detail.state)
     if sent in _COMPLETION_METRICS:
         reaction.metrics.append((_COMPLETION_METRICS[sent], "Count", 1))
