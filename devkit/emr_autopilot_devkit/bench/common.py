@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -105,6 +106,17 @@ def functions(parameters: dict[str, str] | None = None) -> list[FunctionSpec]:
             )
         )
     return found
+
+
+def transitions(history: list[dict[str, Any]]) -> int:
+    """States entered in an execution's history, Map iterations included: what Step Functions bills."""
+    return sum(1 for event in history if event["type"].endswith("StateEntered"))
+
+
+def entered_states(history: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(
+        event["stateEnteredEventDetails"]["name"] for event in history if event["type"].endswith("StateEntered")
+    )
 
 
 def timed(function: Callable[[], Any]) -> tuple[float, Any]:

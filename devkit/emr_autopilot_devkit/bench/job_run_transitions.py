@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from emr_autopilot_devkit.bench.bench_jobs import write_jobs
-from emr_autopilot_devkit.bench.common import say
+from emr_autopilot_devkit.bench.common import entered_states, say, transitions
 from emr_autopilot_devkit.bench.report import Figure
-from emr_autopilot_devkit.bench.transitions import entered_states, transitions
 from emr_autopilot_devkit.local.runtime import REGION, LocalRuntime
 
 ENTRY_POINT = "bench_tiny/count.py"

@@ -35,7 +35,6 @@ import contextlib
 import statistics
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,7 @@ from typing import Any
 import yaml
 
 from emr_autopilot_devkit.bench.bench_jobs import command_job, write_jobs
-from emr_autopilot_devkit.bench.common import REPO_ROOT, say
+from emr_autopilot_devkit.bench.common import REPO_ROOT, entered_states, say, transitions
 from emr_autopilot_devkit.bench.report import Figure
 from emr_autopilot_devkit.local.runtime import REGION, LocalRuntime
 
@@ -395,9 +394,9 @@ def measure_run(jobs_dir: Path, job: str, step_seconds: float, events: bool = Fa
             status = _wait_ended(sfn, run.execution_arn, timeout=600, stack=stack if events else None)
         row = _run_row(stack, calls, status, EVENTS_BUDGET_SECONDS if events else None)
         row["wall_seconds"] = round(time.monotonic() - started, 1)
-        entered = [e for e in stack.history(run.execution_arn) if e["type"].endswith("StateEntered")]
-        row["transitions"] = len(entered)  # for bench section 3: what Step Functions bills
-        row["states"] = dict(Counter(e["stateEnteredEventDetails"]["name"] for e in entered))
+        history = stack.history(run.execution_arn)
+        row["transitions"] = transitions(history)  # for bench section 3
+        row["states"] = dict(entered_states(history))
         return row
 
 

@@ -31,14 +31,13 @@ import contextlib
 import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from emr_autopilot_devkit.bench import step_notice_lag
 from emr_autopilot_devkit.bench.bench_jobs import command_job, write_jobs
-from emr_autopilot_devkit.bench.common import say
+from emr_autopilot_devkit.bench.common import entered_states, say, transitions
 from emr_autopilot_devkit.bench.report import Figure
 from emr_autopilot_devkit.local.clock import FastClock
 from emr_autopilot_devkit.local.runtime import ACCOUNT_ID, REGION, LocalRuntime
@@ -64,16 +63,6 @@ def events_budget(steps: int, minutes: int) -> int:
 
     rechecks = -(-minutes * 60 // STEP_WAIT_SECONDS)
     return steps * (3 + 2 * rechecks) + 8
-
-
-def transitions(history: list[dict[str, Any]]) -> int:
-    return sum(1 for event in history if event["type"].endswith("StateEntered"))
-
-
-def entered_states(history: list[dict[str, Any]]) -> Counter[str]:
-    return Counter(
-        event["stateEnteredEventDetails"]["name"] for event in history if event["type"].endswith("StateEntered")
-    )
 
 
 class _WaitOnlyClock:

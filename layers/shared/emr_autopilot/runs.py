@@ -3,7 +3,7 @@
 import hashlib
 import secrets
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -198,9 +198,7 @@ def build_run_input(job: JobDefinition, trigger: Trigger, context: StackContext,
                 "Step": simulated_step(_step_config(step, context, render, job))
                 if step.simulate
                 else _step_config(step, context, render, job),
-                "TimeoutSeconds": int(step.timeout.total_seconds()) if step.timeout else run_timeout,
-                "StepCompletion": spec.step_completion,  # RunSteps' StepCompletionMode
-                **_event_wait(spec.step_completion, int(step.timeout.total_seconds()) if step.timeout else run_timeout),
+                **_step_timing(spec.step_completion, step.timeout, run_timeout),
             }
             for step in job.steps
         ],
@@ -209,15 +207,19 @@ def build_run_input(job: JobDefinition, trigger: Trigger, context: StackContext,
 
 # step_completion: events: how long each WaitForStepEnd waits for the step's event before it looks at the step
 # itself (the most a lost event costs); the last wait is what is left of the step's TimeoutSeconds. 240 s keeps a
-# 7-day run's waits (about 5 history events each) under the 25,000-event execution history quota
+# 7-day run's waits (about 8 history events each) under the 25,000-event execution history quota
 # (Step Functions developer guide, service-quotas, "Quotas related to state machine executions").
 STEP_WAIT_SECONDS = 240
 
 
-def _event_wait(step_completion: str, timeout_seconds: int) -> dict[str, int]:
-    if step_completion != "events":
-        return {}
-    return {"WaitSeconds": max(1, min(STEP_WAIT_SECONDS, timeout_seconds))}
+def _step_timing(step_completion: str, step_timeout: timedelta | None, run_timeout: int) -> dict[str, Any]:
+    """A step's TimeoutSeconds (its own, else the run's), how RunSteps' StepCompletionMode waits for it, and in
+    events mode each wait's length."""
+    timeout_seconds = int(step_timeout.total_seconds()) if step_timeout else run_timeout
+    timing: dict[str, Any] = {"TimeoutSeconds": timeout_seconds, "StepCompletion": step_completion}
+    if step_completion == "events":
+        timing["WaitSeconds"] = max(1, min(STEP_WAIT_SECONDS, timeout_seconds))
+    return timing
 
 
 def _outcome_detail(simulated: list[str], step_count: int) -> str:
