@@ -7,6 +7,7 @@ generous timeout: a hang fails the test instead of passing slowly."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ from typing import IO
 
 import boto3
 import pytest
+import requests
 from click.testing import CliRunner
 
 from emr_autopilot_devkit import cli
@@ -162,6 +164,31 @@ except runtime.PortInUseError as exc:
     # Then start() raises PortInUseError with the reason
     assert result.returncode == 3, result.stdout + result.stderr
     assert "taken while the runtime started" in result.stdout
+
+
+def test_a_runtime_holds_the_port_it_chose_until_its_server_binds_it() -> None:
+    # Given a runtime that chose its own port and has not started
+    local = LocalRuntime()
+    try:
+        # When other code binds ephemeral ports, and binds that port itself
+        others = []
+        for reuse in (0, 1) * 100:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, reuse)
+            sock.bind(("127.0.0.1", 0))
+            others.append(sock)
+        with socket.socket() as intruder, pytest.raises(OSError) as taken:
+            intruder.bind(("127.0.0.1", local.port))
+
+        # Then none of them got it, and the runtime's server still binds it (CI once lost it this way)
+        assert local.port not in {sock.getsockname()[1] for sock in others}
+        assert taken.value.errno == errno.EADDRINUSE
+        for sock in others:
+            sock.close()
+        local.start()
+        assert requests.get(f"{local.endpoint}/moto-api/data.json", timeout=10).status_code == 200
+    finally:
+        local.stop()
 
 
 # --- a stale state file ---------------------------------------------------------------------------------

@@ -69,6 +69,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def hold_free_port() -> socket.socket:
+    """A free port, kept bound (SO_REUSEADDR, never listening) until the server binds it.
+
+    A port chosen and let go can be handed to any bind(0) or outgoing connection before the server binds
+    it (CI saw "taken while the runtime started"). Linux hands out neither while this socket holds it, and
+    the server's own SO_REUSEADDR bind still succeeds, since nothing listens on it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 class PortInUseError(OSError):
     """The runtime's port is taken: raised by start() at once, before anything is deployed."""
 
@@ -125,7 +137,11 @@ class LocalRuntime:
     ) -> None:
         self.repo_root = repo_root
         self.stack_name = stack_name
-        self.port = port or free_port()
+        self._port_hold: socket.socket | None = None
+        if port is None:
+            self._port_hold = hold_free_port()
+            port = int(self._port_hold.getsockname()[1])
+        self.port = port
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.clock = FastClock(speedup)
         self.quiet = quiet
@@ -200,7 +216,6 @@ class LocalRuntime:
         emr_simulator.activate(self.simulator)
         emr_serverless_simulator.activate(self.serverless)
         emr_eks_simulator.activate(self.eks)
-        self.livy.start(lambda: self.simulator.backend.clusters.values())
         sfn_lambda_integration.activate(self)  # lambda:invoke Tasks run the handlers in this process
         routing.activate(self)
         _active_runtime = self
@@ -210,10 +225,13 @@ class LocalRuntime:
             logging.getLogger("moto").setLevel(logging.CRITICAL)
         self.server = _MotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.server.start()
+        self._release_port_hold()
         if self.server.startup_error is not None:
             self.server = None
             self.stop()
             raise PortInUseError(self.port, "taken while the runtime started")
+        # Livy's servers bind ports of their own: only once this one is bound, so they cannot take it.
+        self.livy.start(lambda: self.simulator.backend.clusters.values())
         # moto's backends live in the process: without a reset, a second runtime in the same process
         # (a test suite) would see the first one's buckets, executions, clusters and schedules.
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10)
@@ -234,6 +252,7 @@ class LocalRuntime:
             else:
                 os.environ[key] = value
         aws.reset_clients()
+        self._release_port_hold()
         self.simulator.stop()
         self.serverless.stop()
         self.eks.stop()
@@ -249,6 +268,11 @@ class LocalRuntime:
             sfn_lambda_integration.activate(None)
             routing.activate(None)
             app_clock.use(None)
+
+    def _release_port_hold(self) -> None:
+        if self._port_hold is not None:
+            self._port_hold.close()
+            self._port_hold = None
 
     def client(self, service: str) -> Any:
         factory: Any = boto3.client  # boto3-stubs overloads want a literal service name
