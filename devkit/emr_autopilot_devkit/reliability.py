@@ -899,6 +899,13 @@ def _no_cluster(run: Run) -> None:
     run.proof(lambda: not run.stack.clusters(), "the run created no cluster")
 
 
+# Bootstrapping lasts 10 minutes, so the harness (which checks between deliveries, in wall time) arms the
+# fault while the .sync poll still waits, and the run's 30-minute deadline passes long after. With 30 s of
+# bootstrapping and a 5-minute deadline the window was ~0.1 s of wall time: on a loaded machine the run timed
+# out in STARTING before the fault was armed, and the cell failed ("the fault never fired").
+_LONG_BOOTSTRAP = Timings(starting=60, bootstrapping=600, terminating=30, simulated_step=60)
+
+
 def _throttle_describe_from_bootstrap(run: Run) -> None:
     # Only the .sync poll's DescribeCluster: armed once the cluster is past its first event. Any state
     # after STARTING: on a loaded machine the checks between deliveries can miss BOOTSTRAPPING.
@@ -938,7 +945,7 @@ _CELLS: list[Cell] = [
          _emr("throttle", "run_job_flow", FOREVER, "CreateCluster", lift=True), in_slice=True,
          expect_error=EMR_ERROR, expect_fired=EMR_ATTEMPTS),
     Cell(P, "throttle_never_ends", "CreateCluster", "ABORTED", _throttle_describe_from_bootstrap,
-         variant="sync-poll", expect_error="RunTimedOut", job={"run_timeout": "5m"}),
+         variant="sync-poll", expect_error="RunTimedOut", job={"run_timeout": "30m"}, timings=_LONG_BOOTSTRAP),
     Cell(P, "throttle_never_ends", "RunSteps", "FAILED",
          _emr("throttle", "add_job_flow_steps", FOREVER, "RunSteps", lift=True),
          expect_error=EMR_ERROR, expect_fired=EMR_ATTEMPTS),
