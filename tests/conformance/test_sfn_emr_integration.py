@@ -666,14 +666,17 @@ def test_task_timeout_during_add_step_sync_cancels_the_step(
     runtime: Runner, waiting_cluster: str, blocker: Any
 ) -> None:
     """Source: connect-to-resource, "Run a Job (.sync)" (aborted or timed out: best-effort cancel);
-    concepts-error-handling "States.Timeout". Given addStep.sync with TimeoutSeconds 100 on a running step, When
-    100 virtual seconds pass, Then the execution fails States.Timeout and the step ends CANCELLED."""
+    concepts-error-handling "States.Timeout". Given addStep.sync with TimeoutSeconds 3000 on a running step, When
+    3000 virtual seconds pass, Then the execution fails States.Timeout and the step ends CANCELLED.
+    (Until the step runs, the clock runs fast: with 100 s the task could time out, 0.17 s of wall time, before
+    the step started, and a loaded CI machine saw that.)"""
     command, _flag = blocker
-    definition = task("addStep.sync", {"ClusterId": waiting_cluster, "Step": step_config(*command)}, TimeoutSeconds=100)
+    step_request = step_config(*command)
+    definition = task("addStep.sync", {"ClusterId": waiting_cluster, "Step": step_request}, TimeoutSeconds=3000)
     execution_arn = runtime.start(definition)
     step_id = wait_until(lambda: runtime.emr.list_steps(ClusterId=waiting_cluster)["Steps"])[0]["Id"]
     runtime.wait_for_step(waiting_cluster, step_id, {"RUNNING"})
-    runtime.stack.clock.advance(120)
+    runtime.stack.clock.advance(3020)
     run = runtime.wait(execution_arn, timeout=10)
     assert (run.status, failure(run)[0]) == ("FAILED", "States.Timeout")
     step = runtime.wait_for_step(waiting_cluster, step_id, {"CANCELLED", "FAILED", "COMPLETED"}, timeout=20)

@@ -99,9 +99,10 @@ def test_an_aborted_run_has_its_cluster_terminated_by_the_janitor(
 def test_a_run_past_its_run_timeout_is_stopped_and_cleaned_up(
     local_runtime: RuntimeFactory, jobs_dir: Callable[..., Path], mode: str, step_state: str
 ) -> None:
-    # Given a job with a 5-minute run_timeout whose step takes an hour (the cluster is up in 2 minutes)
+    # Given a job with a 30-minute run_timeout whose step takes an hour (the cluster is up in 2 minutes; a
+    # 5-minute timeout left ~0.3 s of wall time to add the step, and a loaded CI machine missed it)
     stack = local_runtime(
-        jobs_dir(command_job("slow-job", [SIMULATED_COMMAND], run_timeout="5m", step_completion=mode)),
+        jobs_dir(command_job("slow-job", [SIMULATED_COMMAND], run_timeout="30m", step_completion=mode)),
         timings=Timings(starting=60, bootstrapping=60, simulated_step=3600),
     )
 
@@ -109,13 +110,13 @@ def test_a_run_past_its_run_timeout_is_stopped_and_cleaned_up(
     stack.put_object("slow-job/input.csv", "x\n")
     stack.settle(timeout=60)
 
-    # Then the deadline stopped the execution once its 5 minutes were up, long before the step would end
+    # Then the deadline stopped the execution once its 30 minutes were up, long before the step would end
     execution = only(stack.executions())
     assert execution["status"] == "ABORTED"
     assert execution["error"] == "RunTimedOut"
-    assert "exceeded its run_timeout of 300s" in execution["cause"]
+    assert "exceeded its run_timeout of 1800s" in execution["cause"]
     ran_for = (execution["stopDate"] - execution["startDate"]).total_seconds()
-    assert 300 <= ran_for < 3600
+    assert 1800 <= ran_for < 3600
 
     # And the janitor terminated the cluster while its step was still running
     cluster = only(stack.clusters())
