@@ -64,12 +64,6 @@ __all__ = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def hold_free_port() -> socket.socket:
     """A free port, kept bound (SO_REUSEADDR, never listening) until the server binds it.
 
@@ -80,6 +74,12 @@ def hold_free_port() -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock
+
+
+def free_port() -> int:
+    """A port free now, let go: for another process to bind (nothing holds it until then)."""
+    with hold_free_port() as sock:
+        return int(sock.getsockname()[1])
 
 
 class PortInUseError(OSError):
@@ -113,11 +113,10 @@ class _MotoServer(ThreadedMotoServer):
         # moto's entry (moto 5.2.5, pinned), with serve_forever's poll at 0.05 s: at its default, 0.5 s,
         # every stop() waited half a second for the loop to see the shutdown, once per runtime (per test).
         # Names are looked up in moto's module, where request_validation installs its dispatcher.
-        moto_server = threaded_moto_server
         try:
-            app = moto_server.DomainDispatcherApplication(moto_server.create_backend_app)
-            self._server = moto_server.make_server(
-                self._ip_address, self._port, app, True, request_handler=moto_server.MotoRequestHandler
+            app = threaded_moto_server.DomainDispatcherApplication(threaded_moto_server.create_backend_app)
+            self._server = threaded_moto_server.make_server(
+                self._ip_address, self._port, app, True, request_handler=threaded_moto_server.MotoRequestHandler
             )
             self._server_ready_event.set()
             self._server.serve_forever(poll_interval=0.05)
